@@ -1,0 +1,124 @@
+"""One ledger for all money.
+
+Every transfer in the model goes through :meth:`Ledger.pay`, which debits one account and
+credits another. Accounts are either the households (one cash balance per household, a
+float64 array) or named scalar accounts (``state``, ``abroad``, ``market`` ...). Accounts
+opened as *external* are the declared sources and sinks: they may go negative, and money
+crossing their boundary is reported as created or destroyed. Because every account, external
+ones included, is debited exactly as much as another is credited, the sum over all accounts
+never changes; :meth:`Ledger.check` asserts that each month.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from enum import IntEnum
+
+import numpy as np
+
+HOUSEHOLDS = "households"
+
+
+class IncomeSource(IntEnum):
+    """Columns of the household income matrix; a credit to households names its source."""
+
+    STATE = 0  # wages from the state
+    MARKET = 1  # trading, business, farm sales
+
+
+class MoneyNotConserved(AssertionError):
+    pass
+
+
+class Ledger:
+    def __init__(self, cash: np.ndarray, income: np.ndarray):
+        self.cash = cash  # per-household cash (USD), float64, owned by the households struct
+        self.income = income  # per-household income this month by IncomeSource, float32
+        self.balances: dict[str, float] = {}
+        self.external: set[str] = set()
+        self.flows: dict[tuple[str, str, str], float] = defaultdict(float)
+        self._initial_total: float | None = None
+        self._volume = 0.0
+
+    def open(self, name: str, external: bool = False, balance: float = 0.0) -> None:
+        """Open a scalar account; ``external`` makes it a declared source/sink of money."""
+        if name in self.balances or name == HOUSEHOLDS:
+            raise ValueError(f"account {name!r} already open")
+        self.balances[name] = float(balance)
+        if external:
+            self.external.add(name)
+
+    def start(self) -> None:
+        """Fix the total once opening balances are in place; conservation is checked against it."""
+        self._initial_total = self.total()
+
+    def pay(
+        self,
+        flow: str,
+        debit: str,
+        credit: str,
+        amount,
+        *,
+        debit_idx: np.ndarray | None = None,
+        credit_idx: np.ndarray | None = None,
+        source: IncomeSource | None = None,
+    ) -> float:
+        """Move ``amount`` from ``debit`` to ``credit`` and return the total moved.
+
+        When a side is ``HOUSEHOLDS``, ``amount`` is per household: aligned with that side's
+        index array, or with all households when the index is None. When both sides are
+        households, ``amount`` is per pair ``(debit_idx[i], credit_idx[i])``. A credit to
+        households with a ``source`` also counts as that source's income this month.
+        """
+        amount = np.asarray(amount, dtype=np.float64)
+        total = float(amount.sum())
+        if debit == HOUSEHOLDS:
+            _apply(self.cash, debit_idx, -amount)
+        else:
+            self._account(debit)
+            self.balances[debit] -= total
+        if credit == HOUSEHOLDS:
+            _apply(self.cash, credit_idx, amount)
+            if source is not None:
+                _apply(self.income[:, source], credit_idx, amount)
+        else:
+            self._account(credit)
+            self.balances[credit] += total
+        self.flows[(flow, debit, credit)] += total
+        self._volume += abs(total)
+        return total
+
+    def _account(self, name: str) -> None:
+        if name not in self.balances:
+            raise KeyError(f"ledger account {name!r} was never opened")
+
+    def total(self) -> float:
+        return float(self.cash.sum()) + sum(self.balances.values())
+
+    def check(self) -> None:
+        """Raise MoneyNotConserved if money appeared or vanished outside a declared flow."""
+        drift = self.total() - self._initial_total
+        tolerance = 1e-9 * (self._volume + abs(self._initial_total)) + 1e-6
+        if abs(drift) > tolerance:
+            raise MoneyNotConserved(f"ledger total drifted by {drift:.6g} USD")
+        lowest = float(self.cash.min()) if len(self.cash) else 0.0
+        if lowest < -1e-6:
+            raise MoneyNotConserved(f"a household's cash went negative ({lowest:.6g} USD)")
+        for name, balance in self.balances.items():
+            if name not in self.external and balance < -1e-6:
+                raise MoneyNotConserved(f"internal account {name!r} went negative ({balance:.6g})")
+
+    def close_month(self) -> dict[tuple[str, str, str], float]:
+        """Return this month's flows (flow, debit, credit) -> USD and start a new month."""
+        flows, self.flows = dict(self.flows), defaultdict(float)
+        return flows
+
+    def is_external(self, account: str) -> bool:
+        return account in self.external
+
+
+def _apply(target: np.ndarray, idx: np.ndarray | None, delta: np.ndarray) -> None:
+    if idx is None:
+        target += delta
+    else:
+        np.add.at(target, idx, delta)

@@ -1,0 +1,41 @@
+"""The interface every mechanism implements.
+
+A module is one mechanism in one file: its parameters (a pydantic model, ``Params``), the agent
+state it declares (``init_state``), its monthly rule (``step``) and the indicators it reports
+(``record``). The simulation calls modules in the fixed order of ``jangmadang.modules.ORDER``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from jangmadang.results import Recorder
+    from jangmadang.sim import Sim
+
+
+class Module:
+    name: ClassVar[str]  # also the scenario section holding its parameters
+    Params: ClassVar[type[BaseModel]]
+    rules: ClassVar[dict[str, str]] = {}  # rule key -> one-line statement; each has evidence
+
+    def __init__(self, sim: Sim):
+        self.sim = sim
+        self.rng: np.random.Generator | None = None  # this month's stream, set by the sim
+
+    @property
+    def pars(self):
+        """This month's parameters for the module, with dated events applied."""
+        return getattr(self.sim.pars, self.name)
+
+    def init_state(self) -> None:
+        """Declare and fill the arrays the module owns; ``self.rng`` is the setup stream."""
+
+    def step(self) -> None:
+        """Apply the module's rule for the current month (``self.sim.t``)."""
+
+    def record(self, rec: Recorder) -> None:
+        """Write this month's indicators."""

@@ -1,0 +1,123 @@
+"""Food: grain needs, the market food price, purchases and food insecurity.
+
+Each person needs about 14.5 kg of grain a month. A household eats first from its stock
+(rations just delivered, a farm household's harvest allocation), then buys the shortfall at the
+market price with the cash it has. The price follows supply (harvest, lean spring months,
+imports through the border) and the money in circulation; a border closure or sanctions cut
+imports and push it up (002_d0e71752c93d23e1.txt). A household that cannot reach enough of its
+need this month is food-insecure.
+
+Money paid for food goes to the ``market`` clearing account: the imported part leaves for
+China, farm households receive their share of domestic sales, and the rest is traders' revenue
+that the markets module pays out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from jangmadang.ledger import HOUSEHOLDS, IncomeSource
+from jangmadang.module import Module
+from jangmadang.results import group_mean
+from jangmadang.state import HouseholdKind, Role, label
+
+HARVEST_MONTH = 10  # October: the main grain harvest is distributed to farm households
+
+
+class FoodParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    need_kg_per_person: float = Field(14.5, gt=0, le=40)
+    price_usd_per_kg: float = Field(0.29, gt=0)
+    price_money_elasticity: float = Field(0.5, ge=0, le=2)
+    price_supply_flexibility: float = Field(2.0, ge=0, le=10)
+    seasonal_amplitude: float = Field(0.15, ge=0, le=0.9)
+    import_share: float = Field(0.1, ge=0, le=1)
+    harvest_sd: float = Field(0.07, ge=0, le=1)
+    farm_allocation_kg_per_person: float = Field(160.0, ge=0, le=500)
+    farm_sales_share: float = Field(0.3, ge=0, le=1)
+    max_food_budget_share: float = Field(0.9, gt=0, le=1)
+    insecure_threshold: float = Field(0.85, gt=0, le=1)
+
+
+class Food(Module):
+    name = "food"
+    Params = FoodParams
+    rules = {
+        "food.price": "The grain price rises with money in circulation and falls with supply (harvest, season, imports).",
+        "food.purchase": "Households eat from stock first, then buy the shortfall with the cash they have.",
+        "food.insecurity": "A household that eats less than a threshold share of its need this month is food-insecure.",
+        "food.harvest": "Each October farm households receive an allocation of the harvest, which varies from year to year.",
+        "food.market_revenue": "Food spending is split between grain imports, farm households' sales and traders' revenue.",
+    }
+
+    def init_state(self) -> None:
+        sim, p = self.sim, self.pars
+        hh = sim.households
+        farm = ~hh.urban
+        months_since_harvest = (sim.months[0].month - HARVEST_MONTH) % 12
+        stock = np.where(farm, p.farm_allocation_kg_per_person * (12 - months_since_harvest) / 12,
+                         0.5 * p.need_kg_per_person) * hh.size
+        hh.set("food_stock", stock.astype(np.float32))
+        hh.add("food_insecure", bool)
+        self.harvest_index = 1.0
+        self.reference_money = float(hh.cash.sum())
+        self.price = p.price_usd_per_kg
+        self.spending = 0.0
+        sim.ledger.open("market")
+        sim.ledger.open("abroad", external=True)
+
+    def step(self) -> None:
+        sim, p = self.sim, self.pars
+        hh, ledger = sim.households, sim.ledger
+        if sim.month.month == HARVEST_MONTH:
+            self.harvest_index = float(np.exp(p.harvest_sd * self.rng.standard_normal()
+                                              - p.harvest_sd**2 / 2))
+            farm = _farm_households(sim)
+            hh.food_stock[farm] += (p.farm_allocation_kg_per_person * self.harvest_index
+                                    * hh.size[farm])
+
+        imports = p.import_share * sim.pars.world.import_capacity
+        supply = (1 - p.import_share) * self.harvest_index + imports
+        season = 1 + p.seasonal_amplitude * np.cos(2 * np.pi * (sim.month.month - 5) / 12)
+        money = max(float(hh.cash.sum()), 1e-9) / max(self.reference_money, 1e-9)
+        self.price = (p.price_usd_per_kg * season * money**p.price_money_elasticity
+                      * supply ** (-p.price_supply_flexibility))
+
+        need = p.need_kg_per_person * hh.size.astype(np.float32)
+        eaten_from_stock = np.minimum(hh.food_stock, need)
+        hh.food_stock -= eaten_from_stock
+        shortfall = need - eaten_from_stock
+        bought = np.minimum(shortfall, p.max_food_budget_share * hh.cash / self.price)
+        spend = bought * self.price
+        self.spending = ledger.pay("food_purchase", HOUSEHOLDS, "market", spend)
+        hh.food_insecure[:] = (eaten_from_stock + bought) < p.insecure_threshold * need
+
+        ledger.pay("grain_imports", "market", "abroad", self.spending * imports / supply)
+        farm = _farm_households(sim)
+        farmers = np.add.reduceat(sim.people.role == Role.FARMER, hh.first_person)[farm]
+        domestic = self.spending * (1 - imports / supply)
+        if farmers.sum() > 0:
+            ledger.pay("farm_sales", "market", HOUSEHOLDS,
+                       domestic * p.farm_sales_share * farmers / farmers.sum(),
+                       credit_idx=farm, source=IncomeSource.MARKET)
+
+    def record(self, rec) -> None:
+        hh, geo = self.sim.households, self.sim.geography
+        rec.add("food_price_usd_per_kg", self.price)
+        rec.add("harvest_index", self.harvest_index)
+        rec.add("food_spending_usd", self.spending)
+        insecure = hh.food_insecure
+        rec.add("food_insecure_share", insecure.mean())
+        rec.add_groups("food_insecure_share", group_mean(hh.province, geo.n, insecure),
+                       "province", geo.names)
+        rec.add_groups("food_insecure_share", group_mean(hh.kind, len(HouseholdKind), insecure),
+                       "household_kind", [label(k) for k in HouseholdKind])
+        rec.add_groups("food_insecure_share", group_mean(hh.urban.astype(np.int8), 2, insecure),
+                       "area", ["rural", "urban"])
+
+
+def _farm_households(sim) -> np.ndarray:
+    """Rural households belong to cooperative farms and share in the harvest."""
+    return np.flatnonzero(~sim.households.urban)

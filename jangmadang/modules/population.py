@@ -1,0 +1,256 @@
+"""Population: persons in households, households in inminban, inminban in provinces.
+
+Built once at the start from the 2008 census, scaled to the chosen size (1:1 is 25.97 million).
+Persons of a household are stored contiguously and households are stored by province, then
+urban before rural, so a household's members and a province's households are array slices.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from jangmadang.module import Module
+from jangmadang.results import group_sum
+from jangmadang.state import (
+    CADRE_ROLES,
+    ROLE_TO_KIND,
+    AgeBand,
+    ArrayStruct,
+    HouseholdKind,
+    Role,
+    label,
+)
+
+
+class PopulationParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_size: PositiveInt = 25_970_000
+    scale: float = Field(0.01, gt=0, le=1)
+    persons: PositiveInt | None = None  # an exact size; overrides scale when given
+    mean_household_size: float = Field(3.96, ge=1.5, le=8)
+    households_per_inminban: int = Field(30, ge=20, le=50)
+    urban_share: float = Field(0.606, ge=0, le=1)
+    female_share: float = Field(0.51, ge=0, le=1)
+    age_band_shares: list[float] = Field(default_factory=lambda: [0.23, 0.24, 0.22, 0.18, 0.13])
+    married_share_young: float = Field(0.35, ge=0, le=1)
+    married_share_older: float = Field(0.85, ge=0, le=1)
+    married_women_trader_share: float = Field(0.6, ge=0, le=1)
+    cadre_share: float = Field(0.02, ge=0, le=0.2)
+    cadre_kind_shares: list[float] = Field(default_factory=lambda: [0.3, 0.2, 0.5])
+    mss_agents: int = Field(50_000, ge=0)
+    mss_border_weight: float = Field(2.0, ge=1, le=10)
+    donju_household_share: float = Field(0.01, ge=0, le=0.2)
+    donju_threshold_usd: float = Field(5_000, gt=0)
+    donju_threshold_pyongyang_usd: float = Field(50_000, gt=0)
+    donju_wealth_pareto_shape: float = Field(1.5, gt=0.5, le=5)
+    initial_cash_median_usd: float = Field(60, gt=0)
+    initial_cash_sigma: float = Field(1.0, ge=0, le=3)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.persons is not None and self.persons > self.full_size:
+            raise ValueError(f"persons ({self.persons}) exceeds full_size ({self.full_size}); "
+                             "1:1 is the largest population")
+        for key, shares, n in (("age_band_shares", self.age_band_shares, len(AgeBand)),
+                               ("cadre_kind_shares", self.cadre_kind_shares, len(CADRE_ROLES))):
+            if len(shares) != n or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-6:
+                raise ValueError(f"{key} must be {n} non-negative shares summing to 1")
+        return self
+
+    @property
+    def size(self) -> int:
+        if self.persons is not None:
+            return self.persons
+        return max(1, round(self.full_size * self.scale))
+
+    @property
+    def effective_scale(self) -> float:
+        return self.size / self.full_size
+
+
+@dataclass(frozen=True)
+class Geography:
+    names: list[str]
+    census: np.ndarray
+    border: np.ndarray  # bool per province
+    source: str
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    @property
+    def pyongyang(self) -> int:
+        return self.names.index("Pyongyang")
+
+    @classmethod
+    def load(cls) -> Geography:
+        raw = tomllib.loads(resources.files("jangmadang.data").joinpath("provinces.toml").read_text())
+        rows = raw["province"]
+        return cls(
+            names=[r["name"] for r in rows],
+            census=np.array([r["census_2008"] for r in rows], dtype=np.int64),
+            border=np.array([r["border"] for r in rows], dtype=bool),
+            source=raw["source"],
+        )
+
+
+def apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split ``total`` into integers proportional to ``weights`` (largest remainder)."""
+    exact = total * weights / weights.sum()
+    counts = np.floor(exact).astype(np.int64)
+    shortfall = total - counts.sum()
+    counts[np.argsort(-(exact - counts), kind="stable")[:shortfall]] += 1
+    return counts
+
+
+class Population(Module):
+    name = "population"
+    Params = PopulationParams
+    rules = {
+        "population.census_scaling": "Province sizes follow the 2008 census, scaled to the run's total.",
+        "population.households": "Persons live in households of about four; households form inminban of about 30.",
+        "population.roles": "Working-age men hold assigned state jobs (factory in towns, farm in the countryside); many married women trade.",
+        "population.donju": "About 1% of households are donju, holding wealth above a threshold that is far higher in Pyongyang.",
+        "population.mss_placement": "State security agents are placed by province population, more densely at the Chinese border.",
+    }
+
+    def init_state(self) -> None:
+        sim, p, rng = self.sim, self.pars, self.rng
+        geo = sim.geography
+        persons_per_province = apportion(p.size, geo.census.astype(np.float64))
+
+        sizes, province, urban = [], [], []
+        for prov, n_persons in enumerate(persons_per_province):
+            s = _household_sizes(int(n_persons), p.mean_household_size, rng)
+            n_urban = round(len(s) * p.urban_share)
+            sizes.append(s)
+            province.append(np.full(len(s), prov, dtype=np.int8))
+            urban.append(np.arange(len(s)) < n_urban)
+        size = np.concatenate(sizes).astype(np.int16)
+        hh = sim.households = ArrayStruct(len(size))
+        hh.set("size", size)
+        hh.set("province", np.concatenate(province))
+        hh.set("urban", np.concatenate(urban))
+        hh.set("first_person", (np.cumsum(size, dtype=np.int64) - size).astype(np.int64))
+        hh.set("inminban", _inminban_ids(hh.province, hh.urban, p.households_per_inminban))
+
+        people = sim.people = ArrayStruct(int(size.sum()))
+        people.set("household", np.repeat(np.arange(hh.n, dtype=np.int32), size))
+        first = np.zeros(people.n, dtype=bool)
+        first[hh.first_person] = True
+        people.set("female", rng.random(people.n, dtype=np.float32) < p.female_share)
+        people.set("age_band", _age_bands(first, p.age_band_shares, rng))
+        married_p = np.where(people.age_band == AgeBand.YOUNG, p.married_share_young,
+                             np.where(people.age_band >= AgeBand.ADULT, p.married_share_older, 0.0))
+        people.set("married", rng.random(people.n, dtype=np.float32) < married_p)
+        self._assign_roles(people, hh, geo, p, rng)
+        hh.add("kind", np.int8)
+        self.update_household_kind()
+
+    def _assign_roles(self, people, hh, geo, p, rng) -> None:
+        person_urban = hh.urban[people.household]
+        working = (people.age_band >= AgeBand.YOUNG) & (people.age_band <= AgeBand.MIDDLE)
+        role = np.full(people.n, Role.DEPENDANT, dtype=np.int8)
+        role[working & person_urban] = Role.WORKER
+        role[working & ~person_urban] = Role.FARMER
+        trades = working & people.female & people.married
+        trades &= rng.random(people.n, dtype=np.float32) < p.married_women_trader_share
+        role[trades] = Role.TRADER
+
+        # Cadres: drawn from working-age adults (30-59) holding state jobs.
+        eligible = np.flatnonzero(((role == Role.WORKER) | (role == Role.FARMER))
+                                  & (people.age_band >= AgeBand.ADULT))
+        n_cadres = min(len(eligible), round(p.cadre_share * working.sum()))
+        cadres = rng.choice(eligible, size=n_cadres, replace=False)
+        kinds = rng.choice(np.array(CADRE_ROLES, dtype=np.int8), size=n_cadres, p=p.cadre_kind_shares)
+        role[cadres] = kinds
+
+        # State security agents: men of working age, by province population, denser at the border.
+        weights = geo.census * np.where(geo.border, p.mss_border_weight, 1.0)
+        per_province = apportion(round(p.mss_agents * p.effective_scale), weights.astype(np.float64))
+        person_province = hh.province[people.household]
+        candidates = working & ~people.female & ((role == Role.WORKER) | (role == Role.FARMER))
+        for prov, n_agents in enumerate(per_province):
+            pool = np.flatnonzero(candidates & (person_province == prov))
+            chosen = rng.choice(pool, size=min(int(n_agents), len(pool)), replace=False)
+            role[chosen] = Role.MSS_AGENT
+
+        # Inminban heads: one adult per inminban, from a random household of the unit.
+        starts = np.flatnonzero(np.r_[True, hh.inminban[1:] != hh.inminban[:-1]])
+        lengths = np.diff(np.r_[starts, hh.n])
+        head_household = starts + (rng.random(len(starts)) * lengths).astype(np.int64)
+        role[hh.first_person[head_household]] = Role.INMINBAN_HEAD
+
+        # Household cash: log-normal, with donju households (urban) lifted above the threshold.
+        cash = p.initial_cash_median_usd * np.exp(p.initial_cash_sigma * rng.standard_normal(hh.n))
+        urban_households = np.flatnonzero(hh.urban)
+        n_donju = min(len(urban_households), round(p.donju_household_share * hh.n))
+        donju = np.sort(rng.choice(urban_households, size=n_donju, replace=False))
+        threshold = np.where(hh.province[donju] == geo.pyongyang,
+                             p.donju_threshold_pyongyang_usd, p.donju_threshold_usd)
+        cash[donju] = threshold * (1.0 + rng.pareto(p.donju_wealth_pareto_shape, size=n_donju))
+        role[hh.first_person[donju]] = Role.DONJU
+        hh.set("cash", cash)
+        people.set("role", role)
+
+    def update_household_kind(self) -> None:
+        """A household's kind is the highest-ranked role among its members."""
+        people, hh = self.sim.people, self.sim.households
+        hh.kind[:] = np.maximum.reduceat(ROLE_TO_KIND[people.role], hh.first_person)
+
+    def record(self, rec) -> None:
+        people, hh, geo = self.sim.people, self.sim.households, self.sim.geography
+        rec.add("population", people.n)
+        rec.add("households", hh.n)
+        rec.add_groups("population", group_sum(hh.province, geo.n, hh.size), "province", geo.names)
+        rec.add_groups("households", group_sum(hh.province, geo.n), "province", geo.names)
+        rec.add_groups("persons_by_role", group_sum(people.role, len(Role)), "role",
+                       [label(r) for r in Role])
+        rec.add_groups("households_by_kind", group_sum(hh.kind, len(HouseholdKind)),
+                       "household_kind", [label(k) for k in HouseholdKind])
+
+
+def _household_sizes(n_persons: int, mean_size: float, rng) -> np.ndarray:
+    """Household sizes 1 + Binomial(8, .) with the given mean, summing exactly to n_persons."""
+    if n_persons == 0:
+        return np.zeros(0, dtype=np.int64)
+    draws = 1 + rng.binomial(8, (mean_size - 1) / 8, size=int(n_persons / mean_size * 1.1) + 16)
+    total = np.cumsum(draws)
+    while total[-1] < n_persons:  # rare: extend the draws
+        extra = 1 + rng.binomial(8, (mean_size - 1) / 8, size=len(draws))
+        draws = np.concatenate([draws, extra])
+        total = np.cumsum(draws)
+    cut = int(np.searchsorted(total, n_persons))
+    sizes = draws[: cut + 1].copy()
+    sizes[-1] -= total[cut] - n_persons
+    return sizes
+
+
+def _inminban_ids(province: np.ndarray, urban: np.ndarray, per_unit: int) -> np.ndarray:
+    """Consecutive blocks of ``per_unit`` households within each (province, urban) segment."""
+    segment_start = np.r_[True, (province[1:] != province[:-1]) | (urban[1:] != urban[:-1])]
+    seg_id = np.cumsum(segment_start) - 1
+    seg_first = np.flatnonzero(segment_start)
+    position = np.arange(len(province)) - seg_first[seg_id]
+    block = position // per_unit
+    new_unit = segment_start | (np.r_[0, np.diff(block)] != 0)
+    return (np.cumsum(new_unit) - 1).astype(np.int32)
+
+
+def _age_bands(first_member: np.ndarray, shares: list[float], rng) -> np.ndarray:
+    """Age bands from the census shares; each household's first member is an adult."""
+    shares = np.asarray(shares)
+    bands = rng.choice(len(shares), size=len(first_member), p=shares).astype(np.int8)
+    adult_shares = shares.copy()
+    adult_shares[AgeBand.CHILD] = 0
+    adult_shares /= adult_shares.sum()
+    n_first = int(first_member.sum())
+    bands[first_member] = rng.choice(len(shares), size=n_first, p=adult_shares)
+    return bands

@@ -1,0 +1,367 @@
+"""Scenarios are data: TOML files validated by pydantic.
+
+A scenario names a window (``start``, ``end``), a ``seed``, one section of parameters per
+module, and dated ``[[events]]`` that change parameters from a month (optionally until a
+month): ``set``, ``scale`` or ``add`` a value. An event with no change only marks a date
+(plots show it; later modules react to it by name). A scenario can ``extends`` another and
+override any value; ``remove_events`` drops inherited events by name, and an event with an
+inherited name replaces it.
+
+Bad input raises :class:`ScenarioError`, whose message names the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from jangmadang.modules.food import FoodParams
+from jangmadang.modules.markets import MarketsParams
+from jangmadang.modules.official_economy import OfficialEconomyParams
+from jangmadang.modules.population import PopulationParams
+from jangmadang.timeline import Month, format_month, months_between
+from jangmadang.world import WorldParams
+
+SCENARIO_DIR = resources.files("jangmadang.data").joinpath("scenarios")
+STATIC_SECTIONS = ("population",)  # read once at the start; events may not change them
+
+
+class Parameters(BaseModel):
+    """Every module's parameters, one section each (the section name is the module name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    world: WorldParams = Field(default_factory=WorldParams)
+    population: PopulationParams = Field(default_factory=PopulationParams)
+    official_economy: OfficialEconomyParams = Field(default_factory=OfficialEconomyParams)
+    food: FoodParams = Field(default_factory=FoodParams)
+    markets: MarketsParams = Field(default_factory=MarketsParams)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    label: str = ""
+    start: Month
+    end: Month | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+    scale: dict[str, float] = Field(default_factory=dict)
+    add: dict[str, float] = Field(default_factory=dict)
+
+    def active(self, month: date) -> bool:
+        return self.start <= month and (self.end is None or month < self.end)
+
+
+class Scenario(Parameters):
+    name: str = Field(min_length=1)
+    description: str = ""
+    extends: str | None = None
+    seed: int = Field(1, ge=0, lt=2**32)
+    start: Month = date(2012, 1, 1)
+    end: Month = date(2025, 12, 1)
+    events: list[Event] = Field(default_factory=list)
+
+    _schedule: list[Parameters] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_window_and_events(self):
+        problems = _window_problems(self) or _event_problems(self)
+        if problems:
+            raise ValueError("\n".join(f"{key}: {reason}" for key, reason in problems))
+        self._schedule = _build_schedule(self)
+        return self
+
+    @property
+    def months(self) -> list[date]:
+        return months_between(self.start, self.end)
+
+    def params_at(self, t: int) -> Parameters:
+        """The parameters in force in month ``t`` (index into :attr:`months`)."""
+        return self._schedule[t]
+
+    def active_events(self, month: date) -> list[Event]:
+        return [e for e in self.events if e.active(month)]
+
+    def fingerprint(self) -> str:
+        """Hash of the resolved scenario: equal hashes mean identical inputs."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# Semantic checks beyond field types
+
+
+def _window_problems(s: Scenario) -> list[tuple[str, str]]:
+    if s.end < s.start:
+        return [("end", f"{format_month(s.end)} is before start {format_month(s.start)}")]
+    return []
+
+
+def _event_problems(s: Scenario) -> list[tuple[str, str]]:
+    problems, seen = [], set()
+    window = f"{format_month(s.start)}..{format_month(s.end)}"
+    for i, event in enumerate(s.events):
+        key = f"events[{i}]"
+        if event.name in seen:
+            problems.append((f"{key}.name", f"duplicate event name {event.name!r}"))
+        seen.add(event.name)
+        if not s.start <= event.start <= s.end:
+            problems.append((f"{key}.start",
+                             f"{format_month(event.start)} is outside the scenario window {window}"))
+        if event.end is not None and event.end <= event.start:
+            problems.append((f"{key}.end", f"{format_month(event.end)} is not after the event's "
+                             f"start {format_month(event.start)}"))
+        for op in ("set", "scale", "add"):
+            for path in getattr(event, op):
+                reason = _path_problem(s, path, numeric=op != "set")
+                if reason:
+                    problems.append((f"{key}.{op}.{path}", reason))
+    return problems
+
+
+def _path_problem(s: Scenario, path: str, numeric: bool) -> str | None:
+    section, _, field = path.partition(".")
+    if section not in Parameters.model_fields or not field or "." in field:
+        return (f"unknown parameter {path!r}; write section.name with a section among "
+                f"{', '.join(Parameters.model_fields)}")
+    if section in STATIC_SECTIONS:
+        return f"{section} parameters apply only at the start and cannot change in an event"
+    params = getattr(s, section)
+    if field not in type(params).model_fields:
+        return f"unknown parameter {path!r}"
+    value = getattr(params, field)
+    if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return f"{path!r} is not numeric, so it can only be set"
+    return None
+
+
+def _build_schedule(s: Scenario) -> list[Parameters]:
+    """Parameters for each month, validated once per distinct combination of active events."""
+    base = {name: getattr(s, name).model_dump() for name in Parameters.model_fields}
+    cache: dict[tuple[int, ...], Parameters] = {}
+    schedule = []
+    for month in s.months:
+        active = tuple(i for i, e in enumerate(s.events) if e.active(month))
+        if active not in cache:
+            cache[active] = _apply_events(base, s.events, active)
+        schedule.append(cache[active])
+    return schedule
+
+
+def _apply_events(base: dict, events: list[Event], active: tuple[int, ...]) -> Parameters:
+    values = copy.deepcopy(base)
+    for i in active:  # in declaration order, so a later event overrides an earlier one
+        event = events[i]
+        for op in ("set", "scale", "add"):
+            for path, change in getattr(event, op).items():
+                section, field = path.split(".")
+                old = values[section][field]
+                values[section][field] = {"set": lambda o, c: c, "scale": lambda o, c: o * c,
+                                          "add": lambda o, c: o + c}[op](old, change)
+                try:
+                    Parameters.model_validate(values)
+                except ValidationError as exc:
+                    reason = exc.errors()[0]["msg"]
+                    raise ValueError(f"events[{i}].{op}.{path}: after this change {reason}") from None
+    return Parameters.model_validate(values)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading files
+
+
+@dataclass
+class Problem:
+    source: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.reason}" if self.key else f"{self.source}: {self.reason}"
+
+
+class ScenarioError(ValueError):
+    """Invalid scenario input; ``problems`` name the file (or option), key and reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def available_scenarios() -> dict[str, str]:
+    """Built-in scenarios: name -> description."""
+    out = {}
+    for entry in sorted(SCENARIO_DIR.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            raw = tomllib.loads(entry.read_text())
+            out[entry.name.removesuffix(".toml")] = raw.get("description", "")
+    return out
+
+
+def load_scenario(spec: str | Path = "baseline", overrides: dict[str, Any] | None = None,
+                  override_source: str = "override") -> Scenario:
+    """Load a built-in scenario by name or a TOML file by path, resolving ``extends``.
+
+    ``overrides`` maps dotted keys (``"seed"``, ``"population.scale"``) to values applied on
+    top; problems with them are reported against ``override_source``.
+    """
+    raw, origins, event_origins = _resolve(_locate(spec, origin=None), chain=[])
+    leaf = origins.get("name", str(spec))
+    for key, value in (overrides or {}).items():
+        target = raw
+        *parents, last = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+        origins[key] = override_source
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_problems(exc, origins, event_origins, leaf)) from None
+
+
+def _locate(spec: str | Path, origin: Path | None) -> Path | Any:
+    path = Path(spec)
+    candidates = []
+    if origin is not None:
+        candidates += [origin.parent / path, origin.parent / f"{spec}.toml"]
+    candidates += [path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    builtin = SCENARIO_DIR.joinpath(f"{spec}.toml")
+    if builtin.is_file():
+        return builtin
+    names = ", ".join(available_scenarios())
+    source = str(origin) if origin else str(spec)
+    key = "extends" if origin else ""
+    raise ScenarioError([Problem(source, key, f"no scenario file or built-in scenario named "
+                                 f"{str(spec)!r} (built-in: {names})")])
+
+
+def _display(path) -> str:
+    """Built-in scenarios are shown by name, user files by path."""
+    if isinstance(path, Path):
+        return str(path)
+    return f"built-in scenario {path.name}"
+
+
+def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[str]]:
+    """Read a scenario and its ancestors; return merged values, key origins, event origins."""
+    shown = _display(path)
+    if shown in chain:
+        raise ScenarioError([Problem(shown, "extends",
+                                     "circular extends: " + " -> ".join([*chain, shown]))])
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(shown, "", f"not valid TOML: {exc}")]) from None
+    except OSError as exc:
+        raise ScenarioError([Problem(shown, "", f"cannot read file: {exc.strerror}")]) from None
+
+    own_events = raw.pop("events", [])
+    removed = raw.pop("remove_events", [])
+    if not isinstance(own_events, list) or not all(isinstance(e, dict) for e in own_events):
+        raise ScenarioError([Problem(shown, "events", "write events as [[events]] tables")])
+    raw.setdefault("name", path.name.removesuffix(".toml"))
+
+    if "extends" in raw:
+        if not isinstance(raw["extends"], str):
+            raise ScenarioError([Problem(shown, "extends", "must be a scenario name or path")])
+        parent_path = _locate(raw["extends"], origin=path if isinstance(path, Path) else None)
+        merged, origins, parent_events_origins = _resolve(parent_path, [*chain, shown])
+        events = merged.pop("events", [])
+    else:
+        merged, origins, events, parent_events_origins = {}, {}, [], []
+
+    events, event_origins = list(events), list(parent_events_origins)
+    for name in removed if isinstance(removed, list) else [removed]:
+        index = next((i for i, e in enumerate(events) if e.get("name") == name), None)
+        if index is None:
+            raise ScenarioError([Problem(shown, "remove_events",
+                                         f"no inherited event named {name!r}")])
+        del events[index], event_origins[index]
+    for event in own_events:
+        index = next((i for i, e in enumerate(events) if e.get("name") == event.get("name")), None)
+        if index is None:
+            events.append(event)
+            event_origins.append(shown)
+        else:
+            events[index], event_origins[index] = event, shown
+
+    _merge(merged, raw, origins, shown, prefix="")
+    merged["events"] = events
+    origins["name"] = shown
+    return merged, origins, event_origins
+
+
+def _merge(target: dict, source: dict, origins: dict[str, str], shown: str, prefix: str) -> None:
+    for key, value in source.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value, origins, shown, prefix=f"{dotted}.")
+        else:
+            target[key] = copy.deepcopy(value)
+            origins[dotted] = shown
+            if isinstance(value, dict):
+                for sub in _flatten(value, dotted):
+                    origins[sub] = shown
+
+
+def _flatten(values: dict, prefix: str):
+    for key, value in values.items():
+        yield f"{prefix}.{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}.{key}")
+
+
+def _problems(exc: ValidationError, origins: dict[str, str], event_origins: list[str],
+              leaf: str) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        if error["loc"]:
+            pairs = [(_key(error["loc"]), _reason(error))]
+        else:  # a whole-scenario check: its message lists "key: reason" lines
+            message = error["msg"].removeprefix("Value error, ")
+            pairs = [tuple(line.split(": ", 1)) for line in message.splitlines()]
+        for key, reason in pairs:
+            problems.append(Problem(_source(key, origins, event_origins, leaf), key, reason))
+    return problems
+
+
+def _key(loc: tuple) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def _reason(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    reason = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, str | int | float | bool) and error["type"] != "missing":
+        reason += f" (got {value!r})"
+    return reason
+
+
+def _source(key: str, origins: dict[str, str], event_origins: list[str], leaf: str) -> str:
+    if key.startswith("events["):
+        index = int(key[len("events["):key.index("]")])
+        if index < len(event_origins):
+            return event_origins[index]
+    while key:
+        if key in origins:
+            return origins[key]
+        key = key.rpartition(".")[0]
+    return leaf

@@ -1,0 +1,108 @@
+"""Agent state as a struct of NumPy arrays: one array per variable, one row per agent.
+
+No Python object exists per person or household. Modules declare the arrays they own with
+:meth:`ArrayStruct.add`, so the whole state of 26 million persons is a few compact arrays.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class ArrayStruct:
+    """Named arrays of equal length; fields read as attributes (``people.age_band``)."""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+        self.fields: dict[str, np.ndarray] = {}
+
+    def add(self, name: str, dtype, fill=0, columns: int | None = None) -> np.ndarray:
+        """Declare a field; ``columns`` makes it a 2-D (n, columns) array."""
+        if name in self.fields:
+            raise ValueError(f"state field {name!r} declared twice")
+        shape = self.n if columns is None else (self.n, columns)
+        array = np.full(shape, fill, dtype=dtype)
+        self.fields[name] = array
+        return array
+
+    def set(self, name: str, array: np.ndarray) -> None:
+        """Declare a field from an array computed elsewhere (its length must match)."""
+        if len(array) != self.n:
+            raise ValueError(f"field {name!r} has {len(array)} rows, expected {self.n}")
+        self.fields[name] = array
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.__dict__["fields"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.fields.values())
+
+
+class Role(IntEnum):
+    """What a person does for a living; one value per person (int8)."""
+
+    DEPENDANT = 0  # children, the elderly and adults outside the labour force
+    FARMER = 1  # cooperative farm member, tied to the farm
+    WORKER = 2  # state-enterprise worker, tied to the assigned workplace
+    TRADER = 3  # market trader (includes workers who pay a fee to be excused from work)
+    DONJU = 4  # "money master": runs a business with capital
+    MANAGER = 5  # cadre: state-enterprise manager
+    PARTY_SECRETARY = 6  # cadre: party secretary of an enterprise or unit
+    OFFICIAL = 7  # cadre: local party or government official
+    MSS_AGENT = 8  # Ministry of State Security agent
+    INMINBAN_HEAD = 9  # head of a neighbourhood watch unit
+
+
+CADRE_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL)
+
+
+class HouseholdKind(IntEnum):
+    """A household's leading role, used to break results down by group."""
+
+    DEPENDANT = 0
+    FARMER = 1
+    WORKER = 2
+    TRADER = 3
+    INMINBAN_HEAD = 4
+    MSS_AGENT = 5
+    CADRE = 6
+    DONJU = 7
+
+
+# Household kind of each role; a household takes the highest kind among its members.
+ROLE_TO_KIND = np.array(
+    [
+        HouseholdKind.DEPENDANT,
+        HouseholdKind.FARMER,
+        HouseholdKind.WORKER,
+        HouseholdKind.TRADER,
+        HouseholdKind.DONJU,
+        HouseholdKind.CADRE,
+        HouseholdKind.CADRE,
+        HouseholdKind.CADRE,
+        HouseholdKind.MSS_AGENT,
+        HouseholdKind.INMINBAN_HEAD,
+    ],
+    dtype=np.int8,
+)
+
+
+class AgeBand(IntEnum):
+    CHILD = 0  # 0-14
+    YOUNG = 1  # 15-29
+    ADULT = 2  # 30-44
+    MIDDLE = 3  # 45-59
+    ELDERLY = 4  # 60+
+
+
+WORKING_AGE = (AgeBand.YOUNG, AgeBand.ADULT, AgeBand.MIDDLE)
+
+
+def label(enum_member: IntEnum) -> str:
+    return enum_member.name.lower()

@@ -1,0 +1,38 @@
+"""World state shared by every mechanism: the Chinese border and sanctions.
+
+Dated events in a scenario change these (the border closed in 2020-01, sanctions tightened in
+2016-2017), and every module that trades across the border reads the resulting capacities.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BorderState = Literal["open", "restricted", "closed"]
+
+
+class WorldParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    border: BorderState = "open"
+    sanctions: float = Field(0.2, ge=0, le=1)
+    trade_when_restricted: float = Field(0.6, ge=0, le=1)
+    trade_when_closed: float = Field(0.15, ge=0, le=1)
+    sanctions_import_cut: float = Field(0.3, ge=0, le=1)
+    sanctions_export_cut: float = Field(0.8, ge=0, le=1)
+
+    @property
+    def border_trade(self) -> float:
+        """Share of normal cross-border trade the border lets through (smuggling never stops)."""
+        return {"open": 1.0, "restricted": self.trade_when_restricted,
+                "closed": self.trade_when_closed}[self.border]
+
+    @property
+    def import_capacity(self) -> float:
+        return self.border_trade * (1.0 - self.sanctions * self.sanctions_import_cut)
+
+    @property
+    def export_capacity(self) -> float:
+        return self.border_trade * (1.0 - self.sanctions * self.sanctions_export_cut)
