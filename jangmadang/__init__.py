@@ -10,4 +10,11 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Sim", "Scenario", "ScenarioError", "available_scenarios", "load_scenario", "__version__"]
+__all__ = [
+    "Sim",
+    "Scenario",
+    "ScenarioError",
+    "available_scenarios",
+    "load_scenario",
+    "__version__",
+]

@@ -115,11 +115,20 @@ def _event_problems(s: Scenario) -> list[tuple[str, str]]:
             problems.append((f"{key}.name", f"duplicate event name {event.name!r}"))
         seen.add(event.name)
         if not s.start <= event.start <= s.end:
-            problems.append((f"{key}.start",
-                             f"{format_month(event.start)} is outside the scenario window {window}"))
+            problems.append(
+                (
+                    f"{key}.start",
+                    f"{format_month(event.start)} is outside the scenario window {window}",
+                )
+            )
         if event.end is not None and event.end <= event.start:
-            problems.append((f"{key}.end", f"{format_month(event.end)} is not after the event's "
-                             f"start {format_month(event.start)}"))
+            problems.append(
+                (
+                    f"{key}.end",
+                    f"{format_month(event.end)} is not after the event's "
+                    f"start {format_month(event.start)}",
+                )
+            )
         for op in ("set", "scale", "add"):
             for path in getattr(event, op):
                 reason = _path_problem(s, path, numeric=op != "set")
@@ -131,8 +140,10 @@ def _event_problems(s: Scenario) -> list[tuple[str, str]]:
 def _path_problem(s: Scenario, path: str, numeric: bool) -> str | None:
     section, _, field = path.partition(".")
     if section not in Parameters.model_fields or not field or "." in field:
-        return (f"unknown parameter {path!r}; write section.name with a section among "
-                f"{', '.join(Parameters.model_fields)}")
+        return (
+            f"unknown parameter {path!r}; write section.name with a section among "
+            f"{', '.join(Parameters.model_fields)}"
+        )
     if section in STATIC_SECTIONS:
         return f"{section} parameters apply only at the start and cannot change in an event"
     params = getattr(s, section)
@@ -165,13 +176,18 @@ def _apply_events(base: dict, events: list[Event], active: tuple[int, ...]) -> P
             for path, change in getattr(event, op).items():
                 section, field = path.split(".")
                 old = values[section][field]
-                values[section][field] = {"set": lambda o, c: c, "scale": lambda o, c: o * c,
-                                          "add": lambda o, c: o + c}[op](old, change)
+                values[section][field] = {
+                    "set": lambda o, c: c,
+                    "scale": lambda o, c: o * c,
+                    "add": lambda o, c: o + c,
+                }[op](old, change)
                 try:
                     Parameters.model_validate(values)
                 except ValidationError as exc:
                     reason = exc.errors()[0]["msg"]
-                    raise ValueError(f"events[{i}].{op}.{path}: after this change {reason}") from None
+                    raise ValueError(
+                        f"events[{i}].{op}.{path}: after this change {reason}"
+                    ) from None
     return Parameters.model_validate(values)
 
 
@@ -186,7 +202,11 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.key}: {self.reason}" if self.key else f"{self.source}: {self.reason}"
+        return (
+            f"{self.source}: {self.key}: {self.reason}"
+            if self.key
+            else f"{self.source}: {self.reason}"
+        )
 
 
 class ScenarioError(ValueError):
@@ -207,8 +227,11 @@ def available_scenarios() -> dict[str, str]:
     return out
 
 
-def load_scenario(spec: str | Path = "baseline", overrides: dict[str, Any] | None = None,
-                  override_source: str = "override") -> Scenario:
+def load_scenario(
+    spec: str | Path = "baseline",
+    overrides: dict[str, Any] | None = None,
+    override_source: str = "override",
+) -> Scenario:
     """Load a built-in scenario by name or a TOML file by path, resolving ``extends``.
 
     ``overrides`` maps dotted keys (``"seed"``, ``"population.scale"``) to values applied on
@@ -244,8 +267,15 @@ def _locate(spec: str | Path, origin: Path | None) -> Path | Any:
     names = ", ".join(available_scenarios())
     source = str(origin) if origin else str(spec)
     key = "extends" if origin else ""
-    raise ScenarioError([Problem(source, key, f"no scenario file or built-in scenario named "
-                                 f"{str(spec)!r} (built-in: {names})")])
+    raise ScenarioError(
+        [
+            Problem(
+                source,
+                key,
+                f"no scenario file or built-in scenario named {str(spec)!r} (built-in: {names})",
+            )
+        ]
+    )
 
 
 def _display(path) -> str:
@@ -259,8 +289,9 @@ def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[str]]:
     """Read a scenario and its ancestors; return merged values, key origins, event origins."""
     shown = _display(path)
     if shown in chain:
-        raise ScenarioError([Problem(shown, "extends",
-                                     "circular extends: " + " -> ".join([*chain, shown]))])
+        raise ScenarioError(
+            [Problem(shown, "extends", "circular extends: " + " -> ".join([*chain, shown]))]
+        )
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -287,8 +318,9 @@ def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[str]]:
     for name in removed if isinstance(removed, list) else [removed]:
         index = next((i for i, e in enumerate(events) if e.get("name") == name), None)
         if index is None:
-            raise ScenarioError([Problem(shown, "remove_events",
-                                         f"no inherited event named {name!r}")])
+            raise ScenarioError(
+                [Problem(shown, "remove_events", f"no inherited event named {name!r}")]
+            )
         del events[index], event_origins[index]
     for event in own_events:
         index = next((i for i, e in enumerate(events) if e.get("name") == event.get("name")), None)
@@ -324,8 +356,9 @@ def _flatten(values: dict, prefix: str):
             yield from _flatten(value, f"{prefix}.{key}")
 
 
-def _problems(exc: ValidationError, origins: dict[str, str], event_origins: list[str],
-              leaf: str) -> list[Problem]:
+def _problems(
+    exc: ValidationError, origins: dict[str, str], event_origins: list[str], leaf: str
+) -> list[Problem]:
     problems = []
     for error in exc.errors():
         if error["loc"]:
@@ -357,7 +390,7 @@ def _reason(error: dict) -> str:
 
 def _source(key: str, origins: dict[str, str], event_origins: list[str], leaf: str) -> str:
     if key.startswith("events["):
-        index = int(key[len("events["):key.index("]")])
+        index = int(key[len("events[") : key.index("]")])
         if index < len(event_origins):
             return event_origins[index]
     while key:

@@ -1,8 +1,8 @@
 """The simulation: scenario -> population arrays -> modules in a fixed order each month -> results.
 
-    >>> import jangmadang as jm
-    >>> sim = jm.Sim("baseline", population=50_000).run()
-    >>> sim.results.query("indicator == 'food_insecure_share' and dimension == 'all'")
+>>> import jangmadang as jm
+>>> sim = jm.Sim("baseline", population=50_000).run()
+>>> sim.results.query("indicator == 'food_insecure_share' and dimension == 'all'")
 """
 
 from __future__ import annotations
@@ -32,10 +32,20 @@ class Sim:
     ``end`` override the scenario's. ``check_money`` asserts money conservation every month.
     """
 
-    def __init__(self, scenario: str | Path | Scenario = "baseline", *, population: int | None = None,
-                 scale: float | None = None, seed: int | None = None, start: str | None = None,
-                 end: str | None = None, check_money: bool = True):
-        overrides = run_overrides(population=population, scale=scale, seed=seed, start=start, end=end)
+    def __init__(
+        self,
+        scenario: str | Path | Scenario = "baseline",
+        *,
+        population: int | None = None,
+        scale: float | None = None,
+        seed: int | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        check_money: bool = True,
+    ):
+        overrides = run_overrides(
+            population=population, scale=scale, seed=seed, start=start, end=end
+        )
         if isinstance(scenario, Scenario):
             merged = scenario.model_dump()
             for key, value in overrides.items():
@@ -114,21 +124,34 @@ class Sim:
             name = f"income_{label(source)}_usd"
             rec.add(name, column.mean(dtype=np.float64))
             rec.add_groups(name, group_mean(hh.province, geo.n, column), "province", geo.names)
-            rec.add_groups(name, group_mean(hh.kind, len(HouseholdKind), column),
-                           "household_kind", [label(k) for k in HouseholdKind])
+            rec.add_groups(
+                name,
+                group_mean(hh.kind, len(HouseholdKind), column),
+                "household_kind",
+                [label(k) for k in HouseholdKind],
+            )
         total_income = income.sum()
-        market_share = hh.income[:, IncomeSource.MARKET].sum(dtype=np.float64) / max(total_income, 1e-12)
+        market_share = hh.income[:, IncomeSource.MARKET].sum(dtype=np.float64) / max(
+            total_income, 1e-12
+        )
         rec.add("income_total_usd", income.mean())
         rec.add("market_income_share", market_share)
         rec.add("gini_income", gini(income))
         rec.add("cash_mean_usd", hh.cash.mean())
         rec.add("cash_median_usd", np.median(hh.cash))
         rec.add("money_in_circulation_usd", hh.cash.sum())
-        rec.add_groups("cash_mean_usd", group_mean(hh.province, geo.n, hh.cash), "province", geo.names)
-        rec.add_groups("cash_median_usd", _province_medians(hh.cash, hh.province, geo.n),
-                       "province", geo.names)
-        rec.add_groups("cash_mean_usd", group_mean(hh.kind, len(HouseholdKind), hh.cash),
-                       "household_kind", [label(k) for k in HouseholdKind])
+        rec.add_groups(
+            "cash_mean_usd", group_mean(hh.province, geo.n, hh.cash), "province", geo.names
+        )
+        rec.add_groups(
+            "cash_median_usd", _province_medians(hh.cash, hh.province, geo.n), "province", geo.names
+        )
+        rec.add_groups(
+            "cash_mean_usd",
+            group_mean(hh.kind, len(HouseholdKind), hh.cash),
+            "household_kind",
+            [label(k) for k in HouseholdKind],
+        )
         created = destroyed = 0.0
         for (flow, debit, credit), amount in sorted(self.ledger.close_month().items()):
             rec.add("money_flow_usd", amount, "flow", flow)
@@ -155,7 +178,9 @@ class Sim:
         return rows.set_index("date")["value"].rename(indicator)
 
 
-def run_overrides(*, population=None, scale=None, seed=None, start=None, end=None) -> dict[str, Any]:
+def run_overrides(
+    *, population=None, scale=None, seed=None, start=None, end=None
+) -> dict[str, Any]:
     """Map run options to scenario keys (``population`` becomes a scale of the full size)."""
     if population is not None and scale is not None:
         raise ValueError("give population or scale, not both")
@@ -173,6 +198,9 @@ def run_overrides(*, population=None, scale=None, seed=None, start=None, end=Non
 def _province_medians(values: np.ndarray, province: np.ndarray, n: int) -> np.ndarray:
     """Households are stored by province, so each province is one contiguous slice."""
     bounds = np.searchsorted(province, np.arange(n + 1))
-    return np.array([np.median(values[lo:hi]) if hi > lo else np.nan
-                     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
-
+    return np.array(
+        [
+            np.median(values[lo:hi]) if hi > lo else np.nan
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    )

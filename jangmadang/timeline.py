@@ -37,4 +37,6 @@ def months_between(start: date, end: date) -> list[date]:
     return [add_months(start, i) for i in range(count)]
 
 
-Month = Annotated[date, BeforeValidator(parse_month), PlainSerializer(format_month, return_type=str)]
+Month = Annotated[
+    date, BeforeValidator(parse_month), PlainSerializer(format_month, return_type=str)
+]

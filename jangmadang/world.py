@@ -26,8 +26,11 @@ class WorldParams(BaseModel):
     @property
     def border_trade(self) -> float:
         """Share of normal cross-border trade the border lets through (smuggling never stops)."""
-        return {"open": 1.0, "restricted": self.trade_when_restricted,
-                "closed": self.trade_when_closed}[self.border]
+        return {
+            "open": 1.0,
+            "restricted": self.trade_when_restricted,
+            "closed": self.trade_when_closed,
+        }[self.border]
 
     @property
     def import_capacity(self) -> float:

@@ -57,8 +57,14 @@ class Food(Module):
         hh = sim.households
         farm = ~hh.urban
         months_since_harvest = (sim.months[0].month - HARVEST_MONTH) % 12
-        stock = np.where(farm, p.farm_allocation_kg_per_person * (12 - months_since_harvest) / 12,
-                         0.5 * p.need_kg_per_person) * hh.size
+        stock = (
+            np.where(
+                farm,
+                p.farm_allocation_kg_per_person * (12 - months_since_harvest) / 12,
+                0.5 * p.need_kg_per_person,
+            )
+            * hh.size
+        )
         hh.set("food_stock", stock.astype(np.float32))
         hh.add("food_insecure", bool)
         self.harvest_index = 1.0
@@ -72,18 +78,24 @@ class Food(Module):
         sim, p = self.sim, self.pars
         hh, ledger = sim.households, sim.ledger
         if sim.month.month == HARVEST_MONTH:
-            self.harvest_index = float(np.exp(p.harvest_sd * self.rng.standard_normal()
-                                              - p.harvest_sd**2 / 2))
+            self.harvest_index = float(
+                np.exp(p.harvest_sd * self.rng.standard_normal() - p.harvest_sd**2 / 2)
+            )
             farm = _farm_households(sim)
-            hh.food_stock[farm] += (p.farm_allocation_kg_per_person * self.harvest_index
-                                    * hh.size[farm])
+            hh.food_stock[farm] += (
+                p.farm_allocation_kg_per_person * self.harvest_index * hh.size[farm]
+            )
 
         imports = p.import_share * sim.pars.world.import_capacity
         supply = (1 - p.import_share) * self.harvest_index + imports
         season = 1 + p.seasonal_amplitude * np.cos(2 * np.pi * (sim.month.month - 5) / 12)
         money = max(float(hh.cash.sum()), 1e-9) / max(self.reference_money, 1e-9)
-        self.price = (p.price_usd_per_kg * season * money**p.price_money_elasticity
-                      * supply ** (-p.price_supply_flexibility))
+        self.price = (
+            p.price_usd_per_kg
+            * season
+            * money**p.price_money_elasticity
+            * supply ** (-p.price_supply_flexibility)
+        )
 
         need = p.need_kg_per_person * hh.size.astype(np.float32)
         eaten_from_stock = np.minimum(hh.food_stock, need)
@@ -99,9 +111,14 @@ class Food(Module):
         farmers = np.add.reduceat(sim.people.role == Role.FARMER, hh.first_person)[farm]
         domestic = self.spending * (1 - imports / supply)
         if farmers.sum() > 0:
-            ledger.pay("farm_sales", "market", HOUSEHOLDS,
-                       domestic * p.farm_sales_share * farmers / farmers.sum(),
-                       credit_idx=farm, source=IncomeSource.MARKET)
+            ledger.pay(
+                "farm_sales",
+                "market",
+                HOUSEHOLDS,
+                domestic * p.farm_sales_share * farmers / farmers.sum(),
+                credit_idx=farm,
+                source=IncomeSource.MARKET,
+            )
 
     def record(self, rec) -> None:
         hh, geo = self.sim.households, self.sim.geography
@@ -110,12 +127,21 @@ class Food(Module):
         rec.add("food_spending_usd", self.spending)
         insecure = hh.food_insecure
         rec.add("food_insecure_share", insecure.mean())
-        rec.add_groups("food_insecure_share", group_mean(hh.province, geo.n, insecure),
-                       "province", geo.names)
-        rec.add_groups("food_insecure_share", group_mean(hh.kind, len(HouseholdKind), insecure),
-                       "household_kind", [label(k) for k in HouseholdKind])
-        rec.add_groups("food_insecure_share", group_mean(hh.urban.astype(np.int8), 2, insecure),
-                       "area", ["rural", "urban"])
+        rec.add_groups(
+            "food_insecure_share", group_mean(hh.province, geo.n, insecure), "province", geo.names
+        )
+        rec.add_groups(
+            "food_insecure_share",
+            group_mean(hh.kind, len(HouseholdKind), insecure),
+            "household_kind",
+            [label(k) for k in HouseholdKind],
+        )
+        rec.add_groups(
+            "food_insecure_share",
+            group_mean(hh.urban.astype(np.int8), 2, insecure),
+            "area",
+            ["rural", "urban"],
+        )
 
 
 def _farm_households(sim) -> np.ndarray:

@@ -63,9 +63,11 @@ class Markets(Module):
         sim = self.sim
         sim.people.add("exempt", bool)
         geo, hh = sim.geography, sim.households
-        self.threshold = np.where(hh.province == geo.pyongyang,
-                                  sim.pars.population.donju_threshold_pyongyang_usd,
-                                  sim.pars.population.donju_threshold_usd)
+        self.threshold = np.where(
+            hh.province == geo.pyongyang,
+            sim.pars.population.donju_threshold_pyongyang_usd,
+            sim.pars.population.donju_threshold_usd,
+        )
         self.income_per_capacity = None  # last month's trading income per unit of capacity
         self.reference = None  # (sales, money) in the first month: the scale of the goods market
         self.sales = self.imports = self.exports = 0.0
@@ -83,14 +85,17 @@ class Markets(Module):
         desired = p.goods_spending_share * ordinary + p.wealth_spending_share * (hh.cash - ordinary)
         capacity_in = world.import_capacity
         imported = p.import_dependence * capacity_in
-        domestic = (1 - p.import_dependence) * capacity_in ** p.input_import_dependence
+        domestic = (1 - p.import_dependence) * capacity_in**p.input_import_dependence
         volume = imported + domestic  # goods on offer, relative to an open border without sanctions
         money = float(hh.cash.sum())
         if self.reference is None:
             self.reference = (desired.sum() / volume ** (1 - p.goods_price_flexibility), money)
         reference_sales, reference_money = self.reference
-        sales_value = (reference_sales * volume ** (1 - p.goods_price_flexibility)
-                       * (money / reference_money) ** p.goods_price_money_elasticity)
+        sales_value = (
+            reference_sales
+            * volume ** (1 - p.goods_price_flexibility)
+            * (money / reference_money) ** p.goods_price_money_elasticity
+        )
         bought = desired * min(1.0, sales_value / max(desired.sum(), 1e-12))
         ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
         import_cost = bought.sum() * imported / volume * (1 - p.import_margin)
@@ -100,15 +105,27 @@ class Markets(Module):
         donju = hh.kind == HouseholdKind.DONJU
         export_value = p.exports_usd_per_capita * sim.people.n * world.export_capacity
         if donju.any():
-            self.exports = ledger.pay("exports", "abroad", HOUSEHOLDS,
-                                      export_value * capacity[donju] / capacity[donju].sum(),
-                                      credit_idx=np.flatnonzero(donju), source=IncomeSource.MARKET)
+            self.exports = ledger.pay(
+                "exports",
+                "abroad",
+                HOUSEHOLDS,
+                export_value * capacity[donju] / capacity[donju].sum(),
+                credit_idx=np.flatnonzero(donju),
+                source=IncomeSource.MARKET,
+            )
         self.sales = ledger.balances["market"]
         if capacity.sum() > 0:
-            luck = np.exp(p.trader_luck_sd * self.rng.standard_normal(hh.n) - p.trader_luck_sd**2 / 2)
+            luck = np.exp(
+                p.trader_luck_sd * self.rng.standard_normal(hh.n) - p.trader_luck_sd**2 / 2
+            )
             weight = capacity * luck
-            ledger.pay("trade_income", "market", HOUSEHOLDS, self.sales * weight / weight.sum(),
-                       source=IncomeSource.MARKET)
+            ledger.pay(
+                "trade_income",
+                "market",
+                HOUSEHOLDS,
+                self.sales * weight / weight.sum(),
+                source=IncomeSource.MARKET,
+            )
             self.income_per_capacity = self.sales / capacity.sum()
 
     def _selling_capacity(self) -> np.ndarray:
@@ -130,10 +147,15 @@ class Markets(Module):
             return
 
         # Each reviewer perceives the market's pay with individual noise around last month's.
-        reviewing = np.flatnonzero(self.rng.random(people.n, dtype=np.float32)
-                                   < p.occupation_review_rate)
-        net_gain = self.income_per_capacity - p.exemption_fee_usd - sim.pars.official_economy.wage_usd
-        noise = self.income_per_capacity * p.trader_luck_sd * self.rng.standard_normal(len(reviewing))
+        reviewing = np.flatnonzero(
+            self.rng.random(people.n, dtype=np.float32) < p.occupation_review_rate
+        )
+        net_gain = (
+            self.income_per_capacity - p.exemption_fee_usd - sim.pars.official_economy.wage_usd
+        )
+        noise = (
+            self.income_per_capacity * p.trader_luck_sd * self.rng.standard_normal(len(reviewing))
+        )
         perceived = net_gain + noise
 
         quitting = reviewing[people.exempt[reviewing] & (perceived < 0)]
@@ -141,8 +163,9 @@ class Markets(Module):
         people.exempt[quitting] = False
 
         role = people.role[reviewing]
-        joining = reviewing[(role == Role.WORKER) & (people.age_band[reviewing] <= AgeBand.MIDDLE)
-                            & (perceived > 0)]
+        joining = reviewing[
+            (role == Role.WORKER) & (people.age_band[reviewing] <= AgeBand.MIDDLE) & (perceived > 0)
+        ]
         workers = int((people.role == Role.WORKER).sum())
         n_exempt = int(people.exempt.sum())
         room = max(int(p.max_exempt_share * (workers + n_exempt)) - n_exempt, 0)
@@ -158,9 +181,13 @@ class Markets(Module):
         head = hh.first_person
         donju = hh.kind == HouseholdKind.DONJU
         head_role = people.role[head]
-        can_rise = (head_role == Role.WORKER) | (head_role == Role.TRADER) | (head_role == Role.FARMER)
+        can_rise = (
+            (head_role == Role.WORKER) | (head_role == Role.TRADER) | (head_role == Role.FARMER)
+        )
         rising = ~donju & can_rise & (hh.cash >= self.threshold)
-        falling = donju & (head_role == Role.DONJU) & (hh.cash < p.donju_exit_ratio * self.threshold)
+        falling = (
+            donju & (head_role == Role.DONJU) & (hh.cash < p.donju_exit_ratio * self.threshold)
+        )
         people.role[head[rising]] = Role.DONJU
         people.exempt[head[rising]] = False
         people.role[head[falling]] = Role.TRADER
@@ -177,6 +204,9 @@ class Markets(Module):
         rec.add("exempt_worker_share", people.exempt.sum() / max(workers.sum(), 1))
         donju = hh.kind == HouseholdKind.DONJU
         rec.add("donju_household_share", donju.mean())
-        rec.add_groups("donju_household_share",
-                       group_sum(hh.province, geo.n, donju) / np.maximum(group_sum(hh.province, geo.n), 1),
-                       "province", geo.names)
+        rec.add_groups(
+            "donju_household_share",
+            group_sum(hh.province, geo.n, donju) / np.maximum(group_sum(hh.province, geo.n), 1),
+            "province",
+            geo.names,
+        )

@@ -46,7 +46,9 @@ class OfficialEconomy(Module):
         wage = np.zeros(len(Role))
         wage[[Role.WORKER, Role.INMINBAN_HEAD]] = p.wage_usd
         wage[Role.FARMER] = p.wage_usd * p.farmer_wage_multiplier
-        wage[[Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL]] = p.wage_usd * p.cadre_wage_multiplier
+        wage[[Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL]] = (
+            p.wage_usd * p.cadre_wage_multiplier
+        )
         wage[Role.MSS_AGENT] = p.wage_usd * p.mss_wage_multiplier
         return wage
 
@@ -58,8 +60,11 @@ class OfficialEconomy(Module):
 
         n_units = int(hh.inminban[-1]) + 1
         unit_province = hh.province[np.flatnonzero(np.r_[True, np.diff(hh.inminban) != 0])]
-        prob = np.where(unit_province == sim.geography.pyongyang,
-                        p.ration_delivery_prob_pyongyang, p.ration_delivery_prob)
+        prob = np.where(
+            unit_province == sim.geography.pyongyang,
+            p.ration_delivery_prob_pyongyang,
+            p.ration_delivery_prob,
+        )
         unit_delivers = self.rng.random(n_units) < prob
         self.delivered = unit_delivers[hh.inminban] & hh.urban
         hh.food_stock[self.delivered] += p.ration_kg_per_person * hh.size[self.delivered]
@@ -68,6 +73,9 @@ class OfficialEconomy(Module):
         hh, geo = self.sim.households, self.sim.geography
         urban = hh.urban
         rec.add("ration_delivery_share", self.delivered[urban].mean() if urban.any() else 0.0)
-        rec.add_groups("ration_delivery_share",
-                       group_mean(hh.province[urban], geo.n, self.delivered[urban]),
-                       "province", geo.names)
+        rec.add_groups(
+            "ration_delivery_share",
+            group_mean(hh.province[urban], geo.n, self.delivered[urban]),
+            "province",
+            geo.names,
+        )

@@ -55,10 +55,14 @@ class PopulationParams(BaseModel):
     @model_validator(mode="after")
     def _check(self):
         if self.persons is not None and self.persons > self.full_size:
-            raise ValueError(f"persons ({self.persons}) exceeds full_size ({self.full_size}); "
-                             "1:1 is the largest population")
-        for key, shares, n in (("age_band_shares", self.age_band_shares, len(AgeBand)),
-                               ("cadre_kind_shares", self.cadre_kind_shares, len(CADRE_ROLES))):
+            raise ValueError(
+                f"persons ({self.persons}) exceeds full_size ({self.full_size}); "
+                "1:1 is the largest population"
+            )
+        for key, shares, n in (
+            ("age_band_shares", self.age_band_shares, len(AgeBand)),
+            ("cadre_kind_shares", self.cadre_kind_shares, len(CADRE_ROLES)),
+        ):
             if len(shares) != n or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-6:
                 raise ValueError(f"{key} must be {n} non-negative shares summing to 1")
         return self
@@ -91,7 +95,9 @@ class Geography:
 
     @classmethod
     def load(cls) -> Geography:
-        raw = tomllib.loads(resources.files("jangmadang.data").joinpath("provinces.toml").read_text())
+        raw = tomllib.loads(
+            resources.files("jangmadang.data").joinpath("provinces.toml").read_text()
+        )
         rows = raw["province"]
         return cls(
             names=[r["name"] for r in rows],
@@ -147,8 +153,11 @@ class Population(Module):
         first[hh.first_person] = True
         people.set("female", rng.random(people.n, dtype=np.float32) < p.female_share)
         people.set("age_band", _age_bands(first, p.age_band_shares, rng))
-        married_p = np.where(people.age_band == AgeBand.YOUNG, p.married_share_young,
-                             np.where(people.age_band >= AgeBand.ADULT, p.married_share_older, 0.0))
+        married_p = np.where(
+            people.age_band == AgeBand.YOUNG,
+            p.married_share_young,
+            np.where(people.age_band >= AgeBand.ADULT, p.married_share_older, 0.0),
+        )
         people.set("married", rng.random(people.n, dtype=np.float32) < married_p)
         self._assign_roles(people, hh, geo, p, rng)
         hh.add("kind", np.int8)
@@ -165,16 +174,21 @@ class Population(Module):
         role[trades] = Role.TRADER
 
         # Cadres: drawn from working-age adults (30-59) holding state jobs.
-        eligible = np.flatnonzero(((role == Role.WORKER) | (role == Role.FARMER))
-                                  & (people.age_band >= AgeBand.ADULT))
+        eligible = np.flatnonzero(
+            ((role == Role.WORKER) | (role == Role.FARMER)) & (people.age_band >= AgeBand.ADULT)
+        )
         n_cadres = min(len(eligible), round(p.cadre_share * working.sum()))
         cadres = rng.choice(eligible, size=n_cadres, replace=False)
-        kinds = rng.choice(np.array(CADRE_ROLES, dtype=np.int8), size=n_cadres, p=p.cadre_kind_shares)
+        kinds = rng.choice(
+            np.array(CADRE_ROLES, dtype=np.int8), size=n_cadres, p=p.cadre_kind_shares
+        )
         role[cadres] = kinds
 
         # State security agents: men of working age, by province population, denser at the border.
         weights = geo.census * np.where(geo.border, p.mss_border_weight, 1.0)
-        per_province = apportion(round(p.mss_agents * p.effective_scale), weights.astype(np.float64))
+        per_province = apportion(
+            round(p.mss_agents * p.effective_scale), weights.astype(np.float64)
+        )
         person_province = hh.province[people.household]
         candidates = working & ~people.female & ((role == Role.WORKER) | (role == Role.FARMER))
         for prov, n_agents in enumerate(per_province):
@@ -193,8 +207,11 @@ class Population(Module):
         urban_households = np.flatnonzero(hh.urban)
         n_donju = min(len(urban_households), round(p.donju_household_share * hh.n))
         donju = np.sort(rng.choice(urban_households, size=n_donju, replace=False))
-        threshold = np.where(hh.province[donju] == geo.pyongyang,
-                             p.donju_threshold_pyongyang_usd, p.donju_threshold_usd)
+        threshold = np.where(
+            hh.province[donju] == geo.pyongyang,
+            p.donju_threshold_pyongyang_usd,
+            p.donju_threshold_usd,
+        )
         cash[donju] = threshold * (1.0 + rng.pareto(p.donju_wealth_pareto_shape, size=n_donju))
         role[hh.first_person[donju]] = Role.DONJU
         hh.set("cash", cash)
@@ -211,10 +228,15 @@ class Population(Module):
         rec.add("households", hh.n)
         rec.add_groups("population", group_sum(hh.province, geo.n, hh.size), "province", geo.names)
         rec.add_groups("households", group_sum(hh.province, geo.n), "province", geo.names)
-        rec.add_groups("persons_by_role", group_sum(people.role, len(Role)), "role",
-                       [label(r) for r in Role])
-        rec.add_groups("households_by_kind", group_sum(hh.kind, len(HouseholdKind)),
-                       "household_kind", [label(k) for k in HouseholdKind])
+        rec.add_groups(
+            "persons_by_role", group_sum(people.role, len(Role)), "role", [label(r) for r in Role]
+        )
+        rec.add_groups(
+            "households_by_kind",
+            group_sum(hh.kind, len(HouseholdKind)),
+            "household_kind",
+            [label(k) for k in HouseholdKind],
+        )
 
 
 def _household_sizes(n_persons: int, mean_size: float, rng) -> np.ndarray:
