@@ -35,7 +35,7 @@ class Module:
         """Declare and fill the arrays the module owns; ``self.rng`` is the setup stream."""
 
     def step(self) -> None:
-        """Apply the module's rule for the current month (``self.sim.t``)."""
+        """Apply the module's rule for the current month (``self.sim.month``)."""
 
     def record(self, rec: Recorder) -> None:
         """Write this month's indicators."""

@@ -27,7 +27,7 @@ from jangmadang.modules.food import FoodParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
 from jangmadang.modules.population import PopulationParams
-from jangmadang.timeline import Month, format_month, months_between
+from jangmadang.timeline import Month, add_months, format_month, months_between
 from jangmadang.world import WorldParams
 
 SCENARIO_DIR = resources.files("jangmadang.data").joinpath("scenarios")
@@ -68,6 +68,7 @@ class Scenario(Parameters):
     seed: int = Field(1, ge=0, lt=2**32)
     start: Month = date(2012, 1, 1)
     end: Month = date(2025, 12, 1)
+    burn_in_months: int = Field(24, ge=0, le=120)
     events: list[Event] = Field(default_factory=list)
 
     _schedule: list[Parameters] = PrivateAttr(default_factory=list)
@@ -84,6 +85,15 @@ class Scenario(Parameters):
     def months(self) -> list[date]:
         return months_between(self.start, self.end)
 
+    @property
+    def burn_in(self) -> list[date]:
+        """Months simulated before ``start`` with its parameters, so the initial state settles."""
+        return (
+            months_between(add_months(self.start, -self.burn_in_months), add_months(self.start, -1))
+            if self.burn_in_months
+            else []
+        )
+
     def params_at(self, t: int) -> Parameters:
         """The parameters in force in month ``t`` (index into :attr:`months`)."""
         return self._schedule[t]
@@ -92,8 +102,9 @@ class Scenario(Parameters):
         return [e for e in self.events if e.active(month)]
 
     def fingerprint(self) -> str:
-        """Hash of the resolved scenario: equal hashes mean identical inputs."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """Hash of the resolved values: equal hashes mean identical inputs, however written."""
+        resolved = self.model_dump_json(exclude={"extends", "description"})
+        return hashlib.sha256(resolved.encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------

@@ -60,15 +60,12 @@ class Sim:
         self.modules = [cls(self) for cls in ORDER]
         for module in self.modules:
             setattr(self, module.name, module)
-        self.t = 0
+        self.t = 0  # index of the current month in ``months``; negative during burn-in
+        self.month = scenario.burn_in[0] if scenario.burn_in else scenario.start
         self.pars = scenario.params_at(0)
         self.recorder = Recorder()
         self.initialized = False
         self.wall_seconds = 0.0
-
-    @property
-    def month(self):
-        return self.months[self.t]
 
     @property
     def seed(self) -> int:
@@ -78,7 +75,7 @@ class Sim:
         """Build the population, open the ledger and let every module declare its state."""
         self.geography = Geography.load()
         for module in self.modules:
-            module.rng = streams.stream(self.seed, module.name)
+            module.rng = streams.stream(self.seed, module.name, month=None)
             module.init_state()
             if module.name == "population":  # the ledger wraps the households' cash
                 hh = self.households
@@ -93,24 +90,32 @@ class Sim:
         started = time.perf_counter()
         if not self.initialized:
             self.init()
-        for t in range(len(self.months)):
-            self.step(t)
+        burn_in = self.scenario.burn_in
+        for t, month in enumerate(burn_in, start=-len(burn_in)):
+            self.step(t, month)
+        for t, month in enumerate(self.months):
+            self.step(t, month)
             if progress:
                 progress(t + 1, len(self.months))
         self.wall_seconds = time.perf_counter() - started
         return self
 
-    def step(self, t: int) -> None:
-        self.t = t
-        self.pars = self.scenario.params_at(t)
+    def step(self, t: int, month) -> None:
+        """Advance one month; burn-in months (t < 0) use the first month's parameters and
+        are not recorded."""
+        self.t, self.month = t, month
+        self.pars = self.scenario.params_at(max(t, 0))
         self.households.income[:] = 0
         for module in self.modules:
-            module.rng = streams.stream(self.seed, module.name, t)
+            module.rng = streams.stream(self.seed, module.name, month)
             module.step()
         if self.check_money:
             self.ledger.check()
+        if t < 0:
+            self.ledger.close_month()
+            return
         rec = self.recorder
-        rec.month = self.month
+        rec.month = month
         for module in self.modules:
             module.record(rec)
         self._record_economy(rec)

@@ -1,6 +1,6 @@
 """Common random numbers: one independent stream per module and month.
 
-A stream is keyed by the scenario seed, the module's name and the month, through NumPy's
+A stream is keyed by the scenario seed, the module's name and the calendar month, through NumPy's
 SeedSequence. Two scenarios that differ only in a policy therefore draw the same numbers
 everywhere the policy does not reach, and a module that draws more this month does not shift
 any other module's draws, nor its own next month.
@@ -9,12 +9,16 @@ any other module's draws, nor its own next month.
 from __future__ import annotations
 
 import zlib
+from datetime import date
 
 import numpy as np
 
-SETUP = -1  # the "month" used for draws made while building the population
 
+def stream(seed: int, name: str, month: date | None = None) -> np.random.Generator:
+    """The stream of module ``name`` for a calendar month, or for setup when ``month`` is None.
 
-def stream(seed: int, name: str, month_index: int = SETUP) -> np.random.Generator:
-    key = (zlib.crc32(name.encode("utf-8")), month_index + 1)
+    Keying by calendar month (not step number) keeps draws aligned between scenarios with
+    different start dates or burn-in lengths.
+    """
+    key = (zlib.crc32(name.encode("utf-8")), 0 if month is None else month.year * 12 + month.month)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))

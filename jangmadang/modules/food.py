@@ -56,7 +56,7 @@ class Food(Module):
         sim, p = self.sim, self.pars
         hh = sim.households
         farm = ~hh.urban
-        months_since_harvest = (sim.months[0].month - HARVEST_MONTH) % 12
+        months_since_harvest = (sim.month.month - HARVEST_MONTH) % 12
         stock = (
             np.where(
                 farm,

@@ -76,7 +76,7 @@ class Markets(Module):
         sim, p, world = self.sim, self.pars, self.sim.pars.world
         hh, ledger = sim.households, sim.ledger
         self._choose_occupations()
-        if sim.month.month == 1 and sim.t > 0:
+        if sim.month.month == 1 and self.income_per_capacity is not None:
             self._update_donju_status()
 
         # Sales are limited by the goods on offer: supply shrinks with imports, prices rise with

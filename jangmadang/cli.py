@@ -1,0 +1,274 @@
+"""Command line: ``jangmadang run``, ``scenarios``, ``show-scenario``, ``runs``, ``plot``,
+``query`` and ``evidence``.
+
+Bad input (a scenario key, an option, a run id, SQL) prints one message naming the file or
+option, the key and the reason, and exits with code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jangmadang.scenario import Problem, ScenarioError, available_scenarios, load_scenario
+from jangmadang.sim import Sim, run_overrides
+from jangmadang.store import ResultsStore, UnknownRun, scenario_to_toml
+from jangmadang.timeline import format_month
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Agent-based simulation of North Korea's informal political economy.",
+)
+console = Console()
+errors = Console(stderr=True)
+
+OPTION_FOR_KEY = {
+    "population.persons": "--population",
+    "population.scale": "--scale",
+    "seed": "--seed",
+    "start": "--start",
+    "end": "--end",
+}
+SUMMARY_INDICATORS = (
+    "population",
+    "households",
+    "food_price_usd_per_kg",
+    "food_insecure_share",
+    "income_total_usd",
+    "market_income_share",
+    "income_per_trader_usd",
+    "exempt_worker_share",
+    "donju_household_share",
+    "gini_income",
+    "cash_median_usd",
+)
+
+Out = Annotated[
+    Path, typer.Option("--out", help="Folder for Parquet results and the DuckDB catalog.")
+]
+
+
+class InputError(Exception):
+    """A user mistake the CLI reports in one line with exit code 2."""
+
+
+@contextmanager
+def reported_errors():
+    try:
+        yield
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            if problem.source == "command line":
+                problem = Problem(
+                    problem.source, OPTION_FOR_KEY.get(problem.key, problem.key), problem.reason
+                )
+            errors.print(f"[red]error:[/] {problem}", highlight=False)
+        raise typer.Exit(2) from None
+    except InputError as exc:
+        errors.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    scenario: Annotated[
+        str, typer.Argument(help="Built-in scenario name or TOML file.")
+    ] = "baseline",
+    population: Annotated[
+        int | None, typer.Option(help="Number of persons (1:1 is 25970000).")
+    ] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="Share of the full population, in (0, 1].")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (overrides the scenario's).")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last month, YYYY-MM.")] = None,
+    out: Out = Path("results"),
+    plot: Annotated[bool, typer.Option(help="Write plot.png beside the results.")] = True,
+) -> None:
+    """Run a scenario, store its results and catalog row, and plot the main indicators."""
+    with reported_errors():
+        if population is not None and scale is not None:
+            raise InputError("--population and --scale: give one or the other, not both")
+        overrides = run_overrides(
+            population=population, scale=scale, seed=seed, start=start, end=end
+        )
+        loaded = load_scenario(scenario, overrides, override_source="command line")
+    sim = Sim(loaded)
+    store = ResultsStore(out)
+    run_id = store.start_run(sim.scenario)
+    console.print(
+        f"Running [bold]{loaded.name}[/] with {loaded.population.size:,} persons, "
+        f"{format_month(loaded.start)} to {format_month(loaded.end)}, seed {loaded.seed}"
+    )
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("months", total=len(sim.months))
+            sim.run(
+                progress=lambda done, total: progress.update(
+                    task, completed=done, description=format_month(sim.months[done - 1])
+                )
+            )
+    except BaseException as exc:
+        store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    results = sim.results
+    parquet = store.finish_run(run_id, results, sim.wall_seconds)
+    console.print(_summary_table(results))
+    console.print(f"run id   [bold]{run_id}[/] ({sim.wall_seconds:.1f} s)")
+    console.print(f"results  {parquet}")
+    console.print(f"catalog  {store.catalog}")
+    if plot:
+        from jangmadang.plotting import plot_run
+
+        png = plot_run(
+            results,
+            loaded.events,
+            store.run_dir(run_id) / "plot.png",
+            title=f"{loaded.name} ({run_id})",
+        )
+        console.print(f"plot     {png}")
+
+
+def _summary_table(results) -> Table:
+    national = results[(results.dimension == "all") & results.indicator.isin(SUMMARY_INDICATORS)]
+    first_year, last_year = national.date.dt.year.min(), national.date.dt.year.max()
+    table = Table(title="National indicators, yearly means")
+    for column in ("indicator", str(first_year), str(last_year), "min", "max"):
+        table.add_column(column, justify="left" if column == "indicator" else "right")
+    for indicator in SUMMARY_INDICATORS:
+        series = national[national.indicator == indicator].set_index("date")["value"]
+        if series.empty:
+            continue
+        by_year = series.groupby(series.index.year).mean()
+        table.add_row(
+            indicator,
+            *(
+                _fmt(v)
+                for v in (by_year[first_year], by_year[last_year], series.min(), series.max())
+            ),
+        )
+    return table
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    table = Table("name", "description")
+    for name, description in available_scenarios().items():
+        table.add_row(name, description)
+    console.print(table)
+
+
+@app.command("show-scenario")
+def show_scenario(name: Annotated[str, typer.Argument(help="Built-in name or TOML file.")]) -> None:
+    """Print a scenario with every value resolved (defaults, parents and overrides)."""
+    with reported_errors():
+        print(scenario_to_toml(load_scenario(name)))
+
+
+@app.command()
+def runs(out: Out = Path("results")) -> None:
+    """List the runs in the catalog."""
+    table = Table("run id", "scenario", "seed", "persons", "window", "status", "seconds")
+    for row in ResultsStore(out).runs().itertuples():
+        seconds = "" if row.wall_seconds != row.wall_seconds else f"{row.wall_seconds:.1f}"
+        table.add_row(
+            row.run_id,
+            row.scenario,
+            str(row.seed),
+            f"{row.population:,}",
+            f"{row.start_month}..{row.end_month}",
+            row.status,
+            seconds,
+        )
+    console.print(table)
+
+
+@app.command()
+def plot(
+    run_id: Annotated[str, typer.Argument(help="A run id from `jangmadang runs`.")],
+    indicators: Annotated[list[str] | None, typer.Argument(help="Indicators to plot.")] = None,
+    out: Out = Path("results"),
+    file: Annotated[
+        Path | None, typer.Option(help="PNG to write (default: in the run's folder).")
+    ] = None,
+) -> None:
+    """Plot indicators of a stored run, with the scenario's events marked."""
+    from jangmadang.plotting import DEFAULT_INDICATORS, plot_run
+
+    store = ResultsStore(out)
+    with reported_errors():
+        try:
+            results = store.load(run_id)
+            events = store.scenario(run_id).events
+        except UnknownRun:
+            raise InputError(f"run id {run_id!r}: not in the catalog {store.catalog}") from None
+        chosen = tuple(indicators) if indicators else DEFAULT_INDICATORS
+        target = file or store.run_dir(run_id) / (
+            "plot.png" if not indicators else f"plot-{'-'.join(chosen)[:80]}.png"
+        )
+        try:
+            png = plot_run(results, events, target, chosen, title=run_id)
+        except KeyError as exc:
+            known = ", ".join(sorted(results.indicator.unique()))
+            raise InputError(f"unknown indicator {exc.args[0]} (known: {known})") from None
+    console.print(f"plot     {png}")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help='SQL over tables "runs" and "results".')],
+    out: Out = Path("results"),
+) -> None:
+    """Query the catalog (table runs) and all stored series (view results) with SQL."""
+    with reported_errors():
+        try:
+            frame = ResultsStore(out).query(sql)
+        except duckdb.Error as exc:
+            raise InputError(f"query: {str(exc).splitlines()[0]}") from None
+    table = Table(*[str(c) for c in frame.columns])
+    for row in frame.head(200).itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+    if len(frame) > 200:
+        console.print(f"({len(frame) - 200} more rows)")
+
+
+@app.command()
+def evidence(
+    key: Annotated[str | None, typer.Argument(help="A parameter, rule or section.")] = None,
+) -> None:
+    """Show the evidence behind parameters and rules: source and what it says."""
+    from jangmadang import evidence as ledger
+
+    with reported_errors():
+        entries = ledger.lookup(key) if key else list(ledger.load().values())
+        if not entries:
+            raise InputError(f"no evidence entry matches {key!r}")
+    table = Table("key", "kind", "source", "says", "range")
+    for e in entries:
+        table.add_row(e.key, e.kind, e.source, e.says, "" if e.range is None else str(e.range))
+    console.print(table)

@@ -1,0 +1,87 @@
+"""Plots of a run's monthly series with the scenario's events marked on the time axis."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: runs happen on machines without a screen
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from jangmadang.scenario import Event  # noqa: E402
+
+DEFAULT_INDICATORS = (
+    "food_insecure_share",
+    "food_price_usd_per_kg",
+    "market_income_share",
+    "income_per_trader_usd",
+    "gini_income",
+    "cash_median_usd",
+)
+
+
+def plot_run(
+    results: pd.DataFrame,
+    events: list[Event],
+    path: str | Path,
+    indicators: tuple[str, ...] | list[str] = DEFAULT_INDICATORS,
+    title: str = "",
+) -> Path:
+    """One panel per indicator: the national series, or every group if there is none."""
+    unknown = sorted(set(indicators) - set(results["indicator"].unique()))
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    columns = 2 if len(indicators) > 1 else 1
+    rows = math.ceil(len(indicators) / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(6.5 * columns, 2.8 * rows), squeeze=False, sharex=True
+    )
+    for ax, indicator in zip(axes.flat, indicators, strict=False):
+        data = results[results["indicator"] == indicator]
+        national = data[data["dimension"] == "all"]
+        if not national.empty:
+            ax.plot(national["date"], national["value"], color="tab:blue", lw=1.4)
+        else:
+            for (_dimension, group), series in data.groupby(["dimension", "group"]):
+                ax.plot(series["date"], series["value"], lw=1, label=f"{group}")
+            ax.legend(fontsize=6, ncol=2)
+        _mark_events(ax, events)
+        ax.set_title(indicator.replace("_", " "), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(indicators) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.xaxis.set_major_locator(mdates.YearLocator(2))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _mark_events(ax, events: list[Event]) -> None:
+    """A dashed line at each event's start; a shaded band while a long event lasts."""
+    for event in events:
+        start = pd.Timestamp(event.start)
+        ax.axvline(start, color="grey", ls="--", lw=0.7, alpha=0.7)
+        if event.end is not None and (event.end - event.start).days > 62:
+            ax.axvspan(start, pd.Timestamp(event.end), color="tab:red", alpha=0.06)
+        ax.annotate(
+            event.label or event.name,
+            xy=(start, 1),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            fontsize=5,
+            va="top",
+            ha="right",
+            color="dimgrey",
+        )
