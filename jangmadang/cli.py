@@ -15,7 +15,7 @@ import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from jangmadang.scenario import Problem, ScenarioError, available_scenarios, load_scenario
 from jangmadang.sim import Sim, run_overrides
@@ -133,9 +133,9 @@ def run(
     results = sim.results
     parquet = store.finish_run(run_id, results, sim.wall_seconds)
     console.print(_summary_table(results))
-    console.print(f"run id   [bold]{run_id}[/] ({sim.wall_seconds:.1f} s)")
-    console.print(f"results  {parquet}")
-    console.print(f"catalog  {store.catalog}")
+    console.print(f"run id   [bold]{run_id}[/] ({sim.wall_seconds:.1f} s)", soft_wrap=True)
+    console.print(f"results  {parquet}", soft_wrap=True)
+    console.print(f"catalog  {store.catalog}", soft_wrap=True)
     if plot:
         from jangmadang.plotting import plot_run
 
@@ -145,7 +145,7 @@ def run(
             store.run_dir(run_id) / "plot.png",
             title=f"{loaded.name} ({run_id})",
         )
-        console.print(f"plot     {png}")
+        console.print(f"plot     {png}", soft_wrap=True)
 
 
 def _summary_table(results) -> Table:
@@ -192,7 +192,10 @@ def show_scenario(name: Annotated[str, typer.Argument(help="Built-in name or TOM
 @app.command()
 def runs(out: Out = Path("results")) -> None:
     """List the runs in the catalog."""
-    table = Table("run id", "scenario", "seed", "persons", "window", "status", "seconds")
+    table = Table("scenario", "seed", "persons", "window", "status", "seconds")
+    table.columns.insert(
+        0, Column("run id", no_wrap=True, min_width=len("baseline-YYYYmmdd-HHMMSS-xxxxxx"))
+    )
     for row in ResultsStore(out).runs().itertuples():
         seconds = "" if row.wall_seconds != row.wall_seconds else f"{row.wall_seconds:.1f}"
         table.add_row(
@@ -235,7 +238,7 @@ def plot(
         except KeyError as exc:
             known = ", ".join(sorted(results.indicator.unique()))
             raise InputError(f"unknown indicator {exc.args[0]} (known: {known})") from None
-    console.print(f"plot     {png}")
+    console.print(f"plot     {png}", soft_wrap=True)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -21,17 +22,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from jangmadang.modules.food import FoodParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
 from jangmadang.modules.population import PopulationParams
-from jangmadang.timeline import Month, add_months, format_month, months_between
+from jangmadang.timeline import Month, add_months, format_month, months_between, parse_month
 from jangmadang.world import WorldParams
 
 SCENARIO_DIR = resources.files("jangmadang.data").joinpath("scenarios")
 STATIC_SECTIONS = ("population",)  # read once at the start; events may not change them
+EVENT_DATES_CHECKED = "event_dates_checked"  # validation context: loader checked them per file
 
 
 class Parameters(BaseModel):
@@ -57,6 +67,10 @@ class Event(BaseModel):
     scale: dict[str, float] = Field(default_factory=dict)
     add: dict[str, float] = Field(default_factory=dict)
 
+    def takes_effect(self, start: date, end: date) -> bool:
+        """Whether the event is in force in at least one month of ``start``..``end``."""
+        return self.start <= end and (self.end is None or self.end > start)
+
     def active(self, month: date) -> bool:
         return self.start <= month and (self.end is None or month < self.end)
 
@@ -74,8 +88,11 @@ class Scenario(Parameters):
     _schedule: list[Parameters] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
-    def _check_window_and_events(self):
-        problems = _window_problems(self) or _event_problems(self)
+    def _check_window_and_events(self, info: ValidationInfo):
+        # Event dates are checked against the window of the file that declares them; a window
+        # narrowed later (by a child scenario or a run option) keeps inherited events valid.
+        check_dates = not (info.context or {}).get(EVENT_DATES_CHECKED, False)
+        problems = _window_problems(self) or _event_problems(self, check_dates)
         if problems:
             raise ValueError("\n".join(f"{key}: {reason}" for key, reason in problems))
         self._schedule = _build_schedule(self)
@@ -101,9 +118,20 @@ class Scenario(Parameters):
     def active_events(self, month: date) -> list[Event]:
         return [e for e in self.events if e.active(month)]
 
+    @property
+    def effective_events(self) -> list[Event]:
+        """Events in force at some month of the window (others cannot change the results)."""
+        return [e for e in self.events if e.takes_effect(self.start, self.end)]
+
+    def resolved(self) -> dict:
+        """Every value that determines the results, with only the effective events."""
+        values = self.model_dump(mode="json", exclude={"extends", "description", "events"})
+        values["events"] = [e.model_dump(mode="json") for e in self.effective_events]
+        return values
+
     def fingerprint(self) -> str:
         """Hash of the resolved values: equal hashes mean identical inputs, however written."""
-        resolved = self.model_dump_json(exclude={"extends", "description"})
+        resolved = json.dumps(self.resolved(), sort_keys=True)
         return hashlib.sha256(resolved.encode()).hexdigest()[:16]
 
 
@@ -117,7 +145,7 @@ def _window_problems(s: Scenario) -> list[tuple[str, str]]:
     return []
 
 
-def _event_problems(s: Scenario) -> list[tuple[str, str]]:
+def _event_problems(s: Scenario, check_dates: bool = True) -> list[tuple[str, str]]:
     problems, seen = [], set()
     window = f"{format_month(s.start)}..{format_month(s.end)}"
     for i, event in enumerate(s.events):
@@ -125,13 +153,8 @@ def _event_problems(s: Scenario) -> list[tuple[str, str]]:
         if event.name in seen:
             problems.append((f"{key}.name", f"duplicate event name {event.name!r}"))
         seen.add(event.name)
-        if not s.start <= event.start <= s.end:
-            problems.append(
-                (
-                    f"{key}.start",
-                    f"{format_month(event.start)} is outside the scenario window {window}",
-                )
-            )
+        if check_dates and not event.takes_effect(s.start, s.end):
+            problems.append((f"{key}.start", _never_in_force(event, window)))
         if event.end is not None and event.end <= event.start:
             problems.append(
                 (
@@ -258,7 +281,7 @@ def load_scenario(
         target[last] = value
         origins[key] = override_source
     try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(raw, context={EVENT_DATES_CHECKED: True})
     except ValidationError as exc:
         raise ScenarioError(_problems(exc, origins, event_origins, leaf)) from None
 
@@ -296,8 +319,11 @@ def _display(path) -> str:
     return f"built-in scenario {path.name}"
 
 
-def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[str]]:
-    """Read a scenario and its ancestors; return merged values, key origins, event origins."""
+def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[tuple[str, int]]]:
+    """Read a scenario and its ancestors; return merged values, key origins, event origins.
+
+    Event origins are (file, index among that file's own ``[[events]]``), one per merged event.
+    """
     shown = _display(path)
     if shown in chain:
         raise ScenarioError(
@@ -309,6 +335,10 @@ def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[str]]:
         raise ScenarioError([Problem(shown, "", f"not valid TOML: {exc}")]) from None
     except OSError as exc:
         raise ScenarioError([Problem(shown, "", f"cannot read file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            [Problem(shown, "", f"cannot read file: not UTF-8 text (byte {exc.start})")]
+        ) from None
 
     own_events = raw.pop("events", [])
     removed = raw.pop("remove_events", [])
@@ -333,18 +363,60 @@ def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[str]]:
                 [Problem(shown, "remove_events", f"no inherited event named {name!r}")]
             )
         del events[index], event_origins[index]
-    for event in own_events:
-        index = next((i for i, e in enumerate(events) if e.get("name") == event.get("name")), None)
+    first_named: dict[Any, int] = {}
+    for j, event in enumerate(own_events):
+        name = event.get("name")
+        if isinstance(name, str) and name in first_named:  # else this one would replace that one
+            raise ScenarioError(
+                [
+                    Problem(
+                        shown,
+                        f"events[{j}].name",
+                        f"duplicate event name {name!r} (also events[{first_named[name]}])",
+                    )
+                ]
+            )
+        first_named.setdefault(name, j)
+        index = next((i for i, e in enumerate(events) if e.get("name") == name), None)
         if index is None:
             events.append(event)
-            event_origins.append(shown)
-        else:
-            events[index], event_origins[index] = event, shown
+            event_origins.append((shown, j))
+        else:  # problems are reported at the index in the file that declares the event
+            events[index], event_origins[index] = event, (shown, j)
 
     _merge(merged, raw, origins, shown, prefix="")
+    _check_event_dates(own_events, merged, shown)
     merged["events"] = events
     origins["name"] = shown
     return merged, origins, event_origins
+
+
+def _never_in_force(event: Event, window: str) -> str:
+    span = format_month(event.start) + (f"..{format_month(event.end)}" if event.end else " on")
+    return f"event {event.name!r} ({span}) is never in force in the scenario window {window}"
+
+
+def _check_event_dates(own_events: list[dict], merged: dict, shown: str) -> None:
+    """A file's own events must be in force at some month of the window set in that file.
+
+    Inherited events are not re-checked: a child (or a run option) may narrow the window.
+    """
+    try:
+        start = parse_month(merged.get("start", Scenario.model_fields["start"].default))
+        end = parse_month(merged.get("end", Scenario.model_fields["end"].default))
+    except ValueError:
+        return  # the bad month itself is reported by validation
+    problems = []
+    for i, event in enumerate(own_events):
+        try:
+            parsed = Event.model_validate(event)
+        except ValidationError:
+            continue  # reported with its key by the scenario's validation
+        window = f"{format_month(start)}..{format_month(end)}"
+        if not parsed.takes_effect(start, end):
+            problems.append(Problem(shown, f"events[{i}].start", _never_in_force(parsed, window)))
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _merge(target: dict, source: dict, origins: dict[str, str], shown: str, prefix: str) -> None:

@@ -20,7 +20,7 @@ from jangmadang.ledger import IncomeSource, Ledger
 from jangmadang.modules import ORDER
 from jangmadang.modules.population import Geography
 from jangmadang.results import Recorder, gini, group_mean
-from jangmadang.scenario import Scenario, load_scenario
+from jangmadang.scenario import EVENT_DATES_CHECKED, Scenario, load_scenario
 from jangmadang.state import HouseholdKind, label
 
 
@@ -51,7 +51,7 @@ class Sim:
             for key, value in overrides.items():
                 section, _, field = key.rpartition(".")
                 (merged[section] if section else merged)[field] = value
-            scenario = Scenario.model_validate(merged)
+            scenario = Scenario.model_validate(merged, context={EVENT_DATES_CHECKED: True})
         else:
             scenario = load_scenario(scenario, overrides)
         self.scenario = scenario

@@ -158,7 +158,7 @@ class ResultsStore:
 
 def scenario_to_toml(scenario: Scenario) -> str:
     """The resolved scenario as TOML: every value explicit, no ``extends``."""
-    values = _without_empty(scenario.model_dump(mode="json", exclude={"extends"}))
+    values = _without_empty({"description": scenario.description, **scenario.resolved()})
     header = (
         f"# Resolved scenario {scenario.name!r} (hash {scenario.fingerprint()}), "
         f"written by jangmadang {jangmadang.__version__}\n"

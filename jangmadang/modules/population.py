@@ -173,7 +173,31 @@ class Population(Module):
         trades &= rng.random(people.n, dtype=np.float32) < p.married_women_trader_share
         role[trades] = Role.TRADER
 
-        # Cadres: drawn from working-age adults (30-59) holding state jobs.
+        # Household cash: log-normal, with donju households (urban) lifted above the threshold.
+        cash = p.initial_cash_median_usd * np.exp(p.initial_cash_sigma * rng.standard_normal(hh.n))
+        urban_households = np.flatnonzero(hh.urban)
+        n_donju = min(len(urban_households), round(p.donju_household_share * hh.n))
+        donju = np.sort(rng.choice(urban_households, size=n_donju, replace=False))
+        threshold = np.where(
+            hh.province[donju] == geo.pyongyang,
+            p.donju_threshold_pyongyang_usd,
+            p.donju_threshold_usd,
+        )
+        cash[donju] = threshold * (1.0 + rng.pareto(p.donju_wealth_pareto_shape, size=n_donju))
+        role[hh.first_person[donju]] = Role.DONJU
+
+        # Inminban heads: one adult per inminban, from a random non-donju household of the unit.
+        is_donju = np.zeros(hh.n, dtype=bool)
+        is_donju[donju] = True
+        starts = np.flatnonzero(np.r_[True, hh.inminban[1:] != hh.inminban[:-1]])
+        lengths = np.diff(np.r_[starts, hh.n])
+        offset = (rng.random(len(starts)) * lengths).astype(np.int64)
+        for _ in range(4):  # step past donju households to the next one in the unit
+            offset = np.where(is_donju[starts + offset], (offset + 1) % lengths, offset)
+        role[hh.first_person[starts + offset]] = Role.INMINBAN_HEAD
+
+        # Cadres, then agents: drawn from those still holding ordinary state jobs, so no one
+        # assigned above loses a role. Cadres are working-age adults (30-59).
         eligible = np.flatnonzero(
             ((role == Role.WORKER) | (role == Role.FARMER)) & (people.age_band >= AgeBand.ADULT)
         )
@@ -195,25 +219,6 @@ class Population(Module):
             pool = np.flatnonzero(candidates & (person_province == prov))
             chosen = rng.choice(pool, size=min(int(n_agents), len(pool)), replace=False)
             role[chosen] = Role.MSS_AGENT
-
-        # Inminban heads: one adult per inminban, from a random household of the unit.
-        starts = np.flatnonzero(np.r_[True, hh.inminban[1:] != hh.inminban[:-1]])
-        lengths = np.diff(np.r_[starts, hh.n])
-        head_household = starts + (rng.random(len(starts)) * lengths).astype(np.int64)
-        role[hh.first_person[head_household]] = Role.INMINBAN_HEAD
-
-        # Household cash: log-normal, with donju households (urban) lifted above the threshold.
-        cash = p.initial_cash_median_usd * np.exp(p.initial_cash_sigma * rng.standard_normal(hh.n))
-        urban_households = np.flatnonzero(hh.urban)
-        n_donju = min(len(urban_households), round(p.donju_household_share * hh.n))
-        donju = np.sort(rng.choice(urban_households, size=n_donju, replace=False))
-        threshold = np.where(
-            hh.province[donju] == geo.pyongyang,
-            p.donju_threshold_pyongyang_usd,
-            p.donju_threshold_usd,
-        )
-        cash[donju] = threshold * (1.0 + rng.pareto(p.donju_wealth_pareto_shape, size=n_donju))
-        role[hh.first_person[donju]] = Role.DONJU
         hh.set("cash", cash)
         people.set("role", role)
 
@@ -256,14 +261,20 @@ def _household_sizes(n_persons: int, mean_size: float, rng) -> np.ndarray:
 
 
 def _inminban_ids(province: np.ndarray, urban: np.ndarray, per_unit: int) -> np.ndarray:
-    """Consecutive blocks of ``per_unit`` households within each (province, urban) segment."""
+    """Split each (province, urban) segment evenly into round(n / per_unit) inminban.
+
+    Even splitting keeps every unit within a quarter of ``per_unit`` once a segment holds two
+    or more units, instead of leaving a small remainder unit at the end.
+    """
     segment_start = np.r_[True, (province[1:] != province[:-1]) | (urban[1:] != urban[:-1])]
     seg_id = np.cumsum(segment_start) - 1
     seg_first = np.flatnonzero(segment_start)
+    seg_size = np.diff(np.r_[seg_first, len(province)])
+    units = np.maximum(1, np.rint(seg_size / per_unit)).astype(np.int64)
     position = np.arange(len(province)) - seg_first[seg_id]
-    block = position // per_unit
-    new_unit = segment_start | (np.r_[0, np.diff(block)] != 0)
-    return (np.cumsum(new_unit) - 1).astype(np.int32)
+    unit_in_segment = position * units[seg_id] // seg_size[seg_id]
+    unit_offset = np.r_[0, np.cumsum(units)[:-1]]
+    return (unit_offset[seg_id] + unit_in_segment).astype(np.int32)
 
 
 def _age_bands(first_member: np.ndarray, shares: list[float], rng) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""The ledger: every transfer balances, leaks are caught, flows are reported."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jangmadang.ledger import HOUSEHOLDS, IncomeSource, Ledger, MoneyNotConserved
+
+
+def make_ledger(n=5, cash=10.0):
+    ledger = Ledger(np.full(n, cash), np.zeros((n, len(IncomeSource)), dtype=np.float32))
+    ledger.open("state", external=True)
+    ledger.open("market")
+    ledger.start()
+    return ledger
+
+
+def test_transfers_conserve_and_record_income():
+    ledger = make_ledger()
+    ledger.pay("wages", "state", HOUSEHOLDS, np.full(5, 5.0), source=IncomeSource.STATE)
+    ledger.pay("purchase", HOUSEHOLDS, "market", np.arange(5.0))
+    ledger.pay("sales", "market", HOUSEHOLDS, [4.0, 6.0], credit_idx=np.array([0, 0]),
+               source=IncomeSource.MARKET)
+    ledger.check()
+    assert ledger.cash[0] == pytest.approx(10 + 5 - 0 + 10)
+    assert ledger.income[0, IncomeSource.MARKET] == pytest.approx(10)
+    assert ledger.balances["state"] == pytest.approx(-25)
+    flows = ledger.close_month()
+    assert flows[("wages", "state", HOUSEHOLDS)] == pytest.approx(25)
+    assert ledger.close_month() == {}
+
+
+def test_money_appearing_outside_the_ledger_is_caught():
+    ledger = make_ledger()
+    ledger.cash[2] += 1.0  # a module writing cash directly
+    with pytest.raises(MoneyNotConserved, match="drifted"):
+        ledger.check()
+
+
+def test_overdrawn_household_is_caught():
+    ledger = make_ledger()
+    ledger.pay("theft", HOUSEHOLDS, "market", [11.0], debit_idx=np.array([1]))
+    with pytest.raises(MoneyNotConserved, match="negative"):
+        ledger.check()
+
+
+def test_unknown_account_is_an_error():
+    with pytest.raises(KeyError, match="never opened"):
+        make_ledger().pay("x", "nowhere", HOUSEHOLDS, np.ones(5))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.floats(0, 1e6)), min_size=1, max_size=30))
+def test_any_sequence_of_pair_transfers_conserves(transfers):
+    ledger = make_ledger(cash=1e7)
+    for i, (who, amount) in enumerate(transfers):
+        ledger.pay("p2p", HOUSEHOLDS, HOUSEHOLDS, [amount], debit_idx=np.array([who]),
+                   credit_idx=np.array([(who + i + 1) % 5]))
+        ledger.pay("tax", HOUSEHOLDS, "state", [amount / 3], debit_idx=np.array([who]))
+    ledger.check()
