@@ -14,6 +14,7 @@ from typing import Annotated
 import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
@@ -71,11 +72,17 @@ def reported_errors():
                 problem = Problem(
                     problem.source, OPTION_FOR_KEY.get(problem.key, problem.key), problem.reason
                 )
-            errors.print(f"[red]error:[/] {problem}", highlight=False)
+            _print_error(str(problem))
         raise typer.Exit(2) from None
     except InputError as exc:
-        errors.print(f"[red]error:[/] {exc}", highlight=False)
+        _print_error(str(exc))
         raise typer.Exit(2) from None
+
+
+def _print_error(message: str) -> None:
+    """One unwrapped line per problem; the message is text, never Rich markup (a run id or a
+    path like ``[/x]`` would otherwise be swallowed or raise a MarkupError)."""
+    errors.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -271,7 +278,10 @@ def evidence(
         entries = ledger.lookup(key) if key else list(ledger.load().values())
         if not entries:
             raise InputError(f"no evidence entry matches {key!r}")
-    table = Table("key", "kind", "source", "says", "range")
     for e in entries:
-        table.add_row(e.key, e.kind, e.source, e.says, "" if e.range is None else str(e.range))
-    console.print(table)
+        console.print(f"[bold]{e.key}[/]  ({e.kind})", soft_wrap=True)
+        console.print(f"  source  {e.source}: {e.source_description}", highlight=False)
+        console.print(f"  says    {e.says}", highlight=False)
+        if e.range is not None:
+            note = f" ({e.range_note})" if e.range_note else ""
+            console.print(f"  range   {e.range[0]:g} to {e.range[1]:g}{note}", highlight=False)

@@ -216,12 +216,15 @@ def _apply_events(base: dict, events: list[Event], active: tuple[int, ...]) -> P
                     "add": lambda o, c: o + c,
                 }[op](old, change)
                 try:
-                    Parameters.model_validate(values)
+                    checked = Parameters.model_validate(values)
                 except ValidationError as exc:
                     reason = exc.errors()[0]["msg"]
                     raise ValueError(
                         f"events[{i}].{op}.{path}: after this change {reason}"
                     ) from None
+                # keep the validated value ("0.5" set as text is 0.5), so a later scale or add
+                # computes with a number instead of failing with a TypeError
+                values[section][field] = getattr(getattr(checked, section), field)
     return Parameters.model_validate(values)
 
 
@@ -278,8 +281,11 @@ def load_scenario(
         *parents, last = key.split(".")
         for part in parents:
             target = target.setdefault(part, {})
-        target[last] = value
-        origins[key] = override_source
+            if not isinstance(target, dict):  # e.g. `population = 3`: validation reports it
+                break
+        else:
+            target[last] = value
+            origins[key] = override_source
     try:
         return Scenario.model_validate(raw, context={EVENT_DATES_CHECKED: True})
     except ValidationError as exc:
@@ -440,18 +446,35 @@ def _flatten(values: dict, prefix: str):
 
 
 def _problems(
-    exc: ValidationError, origins: dict[str, str], event_origins: list[str], leaf: str
+    exc: ValidationError,
+    origins: dict[str, str],
+    event_origins: list[tuple[str, int]],
+    leaf: str,
 ) -> list[Problem]:
     problems = []
     for error in exc.errors():
         if error["loc"]:
-            pairs = [(_key(error["loc"]), _reason(error))]
+            pairs = [(_field_key(_key(error["loc"]), error), _reason(error))]
         else:  # a whole-scenario check: its message lists "key: reason" lines
             message = error["msg"].removeprefix("Value error, ")
-            pairs = [tuple(line.split(": ", 1)) for line in message.splitlines()]
+            pairs = [
+                tuple(line.split(": ", 1)) if ": " in line else ("", line)
+                for line in message.splitlines()
+            ]
         for key, reason in pairs:
-            problems.append(Problem(_source(key, origins, event_origins, leaf), key, reason))
+            source, key = _source(key, origins, event_origins, leaf)
+            problems.append(Problem(source, key, reason))
     return problems
+
+
+def _field_key(key: str, error: dict) -> str:
+    """A section's own check (``persons (...) exceeds full_size``) names the field it is about
+    first: report it at ``section.field``, so the file or option that set the field is named."""
+    field = Parameters.model_fields.get(key)
+    if field is None or error["type"] != "value_error":
+        return key
+    first = error["msg"].removeprefix("Value error, ").split(" ", 1)[0]
+    return f"{key}.{first}" if first in field.annotation.model_fields else key
 
 
 def _key(loc: tuple) -> str:
@@ -466,18 +489,29 @@ def _reason(error: dict) -> str:
         return "unknown key"
     reason = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
-    if isinstance(value, str | int | float | bool) and error["type"] != "missing":
+    if (
+        isinstance(value, str | int | float | bool)
+        and error["type"] != "missing"
+        and f"got {value!r}" not in reason
+    ):
         reason += f" (got {value!r})"
     return reason
 
 
-def _source(key: str, origins: dict[str, str], event_origins: list[str], leaf: str) -> str:
+def _source(
+    key: str, origins: dict[str, str], event_origins: list[tuple[str, int]], leaf: str
+) -> tuple[str, str]:
+    """The file (or option) that wrote ``key``, and the key as written there: an event's
+    index is its position among that file's own ``[[events]]``."""
     if key.startswith("events["):
-        index = int(key[len("events[") : key.index("]")])
+        close = key.index("]")
+        index = int(key[len("events[") : close])
         if index < len(event_origins):
-            return event_origins[index]
-    while key:
-        if key in origins:
-            return origins[key]
-        key = key.rpartition(".")[0]
-    return leaf
+            source, own_index = event_origins[index]
+            return source, f"events[{own_index}]{key[close + 1 :]}"
+    dotted = key
+    while dotted:
+        if dotted in origins:
+            return origins[dotted], key
+        dotted = dotted.rpartition("[" if dotted.endswith("]") else ".")[0]
+    return leaf, key
