@@ -20,7 +20,7 @@ from rich.table import Column, Table
 
 from jangmadang.scenario import Problem, ScenarioError, available_scenarios, load_scenario
 from jangmadang.sim import Sim, run_overrides
-from jangmadang.store import ResultsStore, UnknownRun, scenario_to_toml
+from jangmadang.store import NoCatalog, ResultsStore, UnknownRun, scenario_to_toml
 from jangmadang.timeline import format_month
 
 app = typer.Typer(
@@ -74,7 +74,7 @@ def reported_errors():
                 )
             _print_error(str(problem))
         raise typer.Exit(2) from None
-    except InputError as exc:
+    except (InputError, NoCatalog) as exc:
         _print_error(str(exc))
         raise typer.Exit(2) from None
 
@@ -203,7 +203,9 @@ def runs(out: Out = Path("results")) -> None:
     table.columns.insert(
         0, Column("run id", no_wrap=True, min_width=len("baseline-YYYYmmdd-HHMMSS-xxxxxx"))
     )
-    for row in ResultsStore(out).runs().itertuples():
+    with reported_errors():
+        listing = ResultsStore(out).runs()
+    for row in listing.itertuples():
         seconds = "" if row.wall_seconds != row.wall_seconds else f"{row.wall_seconds:.1f}"
         table.add_row(
             row.run_id,

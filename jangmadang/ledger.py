@@ -73,7 +73,7 @@ class Ledger:
         amount = np.asarray(amount, dtype=np.float64)
         total = float(amount.sum())
         if debit == HOUSEHOLDS:
-            _apply(self.cash, debit_idx, -amount)
+            _apply(self.cash, debit_idx, amount, np.subtract)
         else:
             self._account(debit)
             self.balances[debit] -= total
@@ -117,8 +117,13 @@ class Ledger:
         return account in self.external
 
 
-def _apply(target: np.ndarray, idx: np.ndarray | None, delta: np.ndarray) -> None:
+def _apply(target: np.ndarray, idx: np.ndarray | None, delta: np.ndarray, op=np.add) -> None:
+    """``target[idx] op= delta`` in place; an index given twice receives both deltas."""
     if idx is None:
-        target += delta
+        op(target, delta, out=target)
+        return
+    idx = np.asarray(idx)
+    if idx.ndim == 1 and idx.dtype.kind in "iu" and bool(np.all(idx[1:] > idx[:-1])):
+        target[idx] = op(target[idx], delta)  # distinct indices: plain indexing, same sums
     else:
-        np.add.at(target, idx, delta)
+        op.at(target, idx, delta)

@@ -10,11 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from jangmadang.results import Recorder
     from jangmadang.sim import Sim
+
+
+class ParameterModel(BaseModel):
+    """Base of every parameter model: unknown keys, text for numbers, booleans for numbers,
+    infinities and NaN are all rejected rather than silently converted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Module:

@@ -43,13 +43,41 @@ class Recorder:
 
 
 def group_sum(codes: np.ndarray, n_groups: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Count (int64) or sum of ``weights`` (float64) in each group ``0 .. n_groups - 1``.
+
+    Counts, and sums of boolean weights, over a few one-byte codes (province, kind, area) are
+    taken group by group with ``count_nonzero``: over sorted codes (households are stored by
+    province) each group is a slice. The result is the same as ``np.bincount``, faster and
+    without an intp copy of the codes; other weights go through ``np.bincount``.
+    """
+    if (
+        (weights is None or weights.dtype == np.bool_)
+        and codes.dtype.itemsize == 1
+        and codes.dtype.kind in "iu"
+        and n_groups <= 32
+    ):
+        if len(codes) > 1 and bool(np.all(codes[1:] >= codes[:-1])):
+            bounds = np.searchsorted(codes, np.arange(n_groups + 1).astype(codes.dtype))
+            if weights is None:
+                return np.diff(bounds).astype(np.int64)
+            counts = [
+                np.count_nonzero(weights[lo:hi])
+                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
+        elif weights is None:
+            counts = [np.count_nonzero(codes == g) for g in range(n_groups)]
+        else:
+            counts = [np.count_nonzero((codes == g) & weights) for g in range(n_groups)]
+        return np.array(counts, dtype=np.int64 if weights is None else np.float64)
     return np.bincount(codes, weights=weights, minlength=n_groups)[:n_groups]
 
 
 def group_mean(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
     """Mean of ``values`` within each group; NaN for an empty group."""
     counts = group_sum(codes, n_groups)
-    sums = group_sum(codes, n_groups, values.astype(np.float64, copy=False))
+    if values.dtype != np.bool_:  # boolean values are counted, which gives the same sums
+        values = values.astype(np.float64, copy=False)
+    sums = group_sum(codes, n_groups, values)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
@@ -65,6 +93,24 @@ def group_median(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.nda
         if hi > lo:
             medians[g] = np.median(sorted_values[lo:hi])
     return medians
+
+
+def median(values: np.ndarray) -> float:
+    """``np.median`` of a float64 array, with one single-pivot partition (about 4x faster).
+
+    The result is the same value: the middle element, or the mean of the two middle ones.
+    """
+    n = len(values)
+    if values.dtype != np.float64 or n == 0:
+        return np.median(values)
+    if np.isnan(values).any():
+        return np.float64(np.nan)
+    middle = n // 2
+    part = np.partition(values, middle)
+    upper = part[middle]
+    if n % 2:
+        return upper
+    return (part[:middle].max() + upper) / 2
 
 
 def gini(values: np.ndarray) -> float:

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -32,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from jangmadang.module import ParameterModel
 from jangmadang.modules.food import FoodParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
@@ -44,10 +43,8 @@ STATIC_SECTIONS = ("population",)  # read once at the start; events may not chan
 EVENT_DATES_CHECKED = "event_dates_checked"  # validation context: loader checked them per file
 
 
-class Parameters(BaseModel):
+class Parameters(ParameterModel):
     """Every module's parameters, one section each (the section name is the module name)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     world: WorldParams = Field(default_factory=WorldParams)
     population: PopulationParams = Field(default_factory=PopulationParams)
@@ -56,9 +53,7 @@ class Parameters(BaseModel):
     markets: MarketsParams = Field(default_factory=MarketsParams)
 
 
-class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Event(ParameterModel):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
     label: str = ""
     start: Month
@@ -190,16 +185,23 @@ def _path_problem(s: Scenario, path: str, numeric: bool) -> str | None:
 
 
 def _build_schedule(s: Scenario) -> list[Parameters]:
-    """Parameters for each month, validated once per distinct combination of active events."""
+    """Parameters for each month, validated once per distinct combination of active events.
+
+    Each event's start month is validated too, so an inherited event outside a narrowed
+    window is still checked as it would apply.
+    """
     base = {name: getattr(s, name).model_dump() for name in Parameters.model_fields}
     cache: dict[tuple[int, ...], Parameters] = {}
-    schedule = []
-    for month in s.months:
+
+    def params_in(month: date) -> Parameters:
         active = tuple(i for i, e in enumerate(s.events) if e.active(month))
         if active not in cache:
             cache[active] = _apply_events(base, s.events, active)
-        schedule.append(cache[active])
-    return schedule
+        return cache[active]
+
+    for event in s.events:
+        params_in(event.start)
+    return [params_in(month) for month in s.months]
 
 
 def _apply_events(base: dict, events: list[Event], active: tuple[int, ...]) -> Parameters:
@@ -216,15 +218,12 @@ def _apply_events(base: dict, events: list[Event], active: tuple[int, ...]) -> P
                     "add": lambda o, c: o + c,
                 }[op](old, change)
                 try:
-                    checked = Parameters.model_validate(values)
+                    Parameters.model_validate(values)
                 except ValidationError as exc:
                     reason = exc.errors()[0]["msg"]
                     raise ValueError(
                         f"events[{i}].{op}.{path}: after this change {reason}"
                     ) from None
-                # keep the validated value ("0.5" set as text is 0.5), so a later scale or add
-                # computes with a number instead of failing with a TypeError
-                values[section][field] = getattr(getattr(checked, section), field)
     return Parameters.model_validate(values)
 
 
@@ -275,7 +274,26 @@ def load_scenario(
     top; problems with them are reported against ``override_source``.
     """
     raw, origins, event_origins = _resolve(_locate(spec, origin=None), chain=[])
-    leaf = origins.get("name", str(spec))
+    return _validate_with(raw, overrides, override_source, origins, event_origins)
+
+
+def with_overrides(
+    scenario: Scenario, overrides: dict[str, Any], override_source: str = "override"
+) -> Scenario:
+    """A copy of ``scenario`` with dotted keys overridden, validated like a loaded file."""
+    if not overrides:
+        return scenario
+    origins = {"name": f"scenario {scenario.name!r}"}
+    return _validate_with(scenario.model_dump(), overrides, override_source, origins, [])
+
+
+def _validate_with(
+    raw: dict,
+    overrides: dict[str, Any] | None,
+    override_source: str,
+    origins: dict[str, str],
+    event_origins: list,
+) -> Scenario:
     for key, value in (overrides or {}).items():
         target = raw
         *parents, last = key.split(".")
@@ -289,6 +307,7 @@ def load_scenario(
     try:
         return Scenario.model_validate(raw, context={EVENT_DATES_CHECKED: True})
     except ValidationError as exc:
+        leaf = origins.get("name", "scenario")
         raise ScenarioError(_problems(exc, origins, event_origins, leaf)) from None
 
 

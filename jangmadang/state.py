@@ -106,3 +106,24 @@ WORKING_AGE = (AgeBand.YOUNG, AgeBand.ADULT, AgeBand.MIDDLE)
 
 def label(enum_member: IntEnum) -> str:
     return enum_member.name.lower()
+
+
+def sorted_distinct(indices) -> np.ndarray:
+    """The distinct values of an index array in ascending order (``np.unique``, but a plain
+    sort: much faster for the large index arrays the modules pass around)."""
+    indices = np.sort(np.asarray(indices))
+    if len(indices) > 1:
+        repeated = indices[1:] == indices[:-1]
+        if repeated.any():
+            indices = indices[np.r_[True, ~repeated]]
+    return indices
+
+
+def count_runs(ascending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of an ascending array and how often each occurs (uint8 counts, for
+    per-household tallies: no household has 256 members)."""
+    if len(ascending) == 0:
+        return ascending, np.zeros(0, dtype=np.uint8)
+    starts = np.flatnonzero(np.r_[True, ascending[1:] != ascending[:-1]])
+    counts = np.diff(np.r_[starts, len(ascending)])
+    return ascending[starts], counts.astype(np.uint8)

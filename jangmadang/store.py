@@ -52,6 +52,10 @@ class UnknownRun(KeyError):
     pass
 
 
+class NoCatalog(FileNotFoundError):
+    pass
+
+
 class ResultsStore:
     def __init__(self, out_dir: str | Path = "results"):
         self.out = Path(out_dir)
@@ -61,10 +65,19 @@ class ResultsStore:
         return self.out / "runs" / run_id
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A writable connection, creating the folder and catalog on first use."""
         self.out.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.catalog))
         con.execute(_RUNS_TABLE)
         return con
+
+    def _read(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection: reading, listing and user SQL can never change the catalog."""
+        if not self.catalog.is_file():
+            raise NoCatalog(
+                f"no results catalog at {self.catalog} (write one with `jangmadang run`)"
+            )
+        return duckdb.connect(str(self.catalog), read_only=True)
 
     def start_run(self, scenario: Scenario) -> str:
         """Catalog a run as ``running`` and write its resolved scenario; return its id."""
@@ -119,11 +132,11 @@ class ResultsStore:
         return run_id
 
     def runs(self) -> pd.DataFrame:
-        with self._connect() as con:
+        with self._read() as con:
             return con.execute("SELECT * FROM runs ORDER BY started_at").df()
 
     def run_info(self, run_id: str) -> dict:
-        with self._connect() as con:
+        with self._read() as con:
             row = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id]).df()
         if row.empty:
             raise UnknownRun(run_id)
@@ -143,10 +156,10 @@ class ResultsStore:
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run SQL against ``runs`` and the ``results`` view over every run's Parquet file."""
-        with self._connect() as con:
+        with self._read() as con:
             files = sorted(self.out.glob("runs/*/results.parquet"))
             if files:
-                listing = ", ".join(f"'{f.as_posix()}'" for f in files)
+                listing = ", ".join("'" + f.as_posix().replace("'", "''") + "'" for f in files)
                 con.execute(f"CREATE TEMP VIEW results AS SELECT * FROM read_parquet([{listing}])")
             else:
                 con.execute(

@@ -13,7 +13,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 def parse_month(value: object) -> date:
     """Accept ``"YYYY-MM"`` (or a date) and return the first day of that month."""
-    if isinstance(value, date):
+    if isinstance(value, date) and value.day == 1:  # a first-of-month date from Python
         return date(value.year, value.month, 1)
     if isinstance(value, str):
         match = _MONTH.match(value.strip())

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from jangmadang.module import ParameterModel
 
 BorderState = Literal["open", "restricted", "closed"]
 
 
-class WorldParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WorldParams(ParameterModel):
     border: BorderState = "open"
     sanctions: float = Field(0.2, ge=0, le=1)
     trade_when_restricted: float = Field(0.6, ge=0, le=1)

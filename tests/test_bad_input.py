@@ -6,6 +6,7 @@ exit code 2, the message on stderr, no traceback, and nothing written to the cat
 """
 
 import inspect
+import math
 import textwrap
 from pathlib import Path
 
@@ -387,7 +388,7 @@ def test_valid_child_narrowing_the_window_keeps_inherited_events(tmp_path):
     assert [e.name for e in load_scenario(child).events] == ["a"]
 
 
-def test_event_set_as_text_then_scaled_is_validated_not_a_type_error(tmp_path):
+def test_event_setting_a_number_as_text_is_rejected_at_the_set(tmp_path):
     path = write(
         tmp_path / "text.toml",
         WINDOW
@@ -396,7 +397,7 @@ def test_event_set_as_text_then_scaled_is_validated_not_a_type_error(tmp_path):
         + EVENT.format(name="b", start="2012-03")
         + 'scale = { "markets.goods_spending_share" = 3.0 }\n',
     )
-    rejected(path, "events[1].scale.markets.goods_spending_share", "less than or equal to 1")
+    rejected(path, "events[0].set.markets.goods_spending_share", "valid number")
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,8 +439,9 @@ SHARES = [
     "population.urban_share",
     "population.female_share",
 ]
-outside_unit = st.one_of(
-    st.floats(max_value=0.0, exclude_max=True), st.floats(min_value=1.0, exclude_min=True)
+outside_unit = st.one_of(  # finite: infinities and NaN have their own test
+    st.floats(max_value=0.0, exclude_max=True, allow_infinity=False),
+    st.floats(min_value=1.0, exclude_min=True, allow_infinity=False),
 )
 
 
@@ -456,6 +458,15 @@ def test_shares_outside_unit_interval_are_rejected(tmp_path, field, value):
     path = write_value(tmp_path / "share.toml", field, value)
     reason = "greater than or equal to 0" if value < 0 else "less than or equal to 1"
     rejected(path, field, reason)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize(
+    "field", ["markets.goods_spending_share", "markets.exemption_fee_usd", "food.price_usd_per_kg"]
+)
+def test_infinite_or_nan_values_are_rejected(tmp_path, field, value):
+    path = write_value(tmp_path / "inf.toml", field, value)
+    rejected(path, field, "finite number")
 
 
 @HYPOTHESIS
@@ -496,7 +507,8 @@ def test_persons_above_full_size_are_rejected(tmp_path, persons):
 @HYPOTHESIS
 @given(
     scale=st.one_of(
-        st.floats(max_value=0.0, allow_nan=False), st.floats(min_value=1.0, exclude_min=True)
+        st.floats(max_value=0.0, allow_nan=False, allow_infinity=False),
+        st.floats(min_value=1.0, exclude_min=True, allow_infinity=False),
     )
 )
 def test_scale_outside_zero_one_is_rejected(tmp_path, scale):
@@ -715,17 +727,59 @@ def test_bad_cli_calls_write_nothing_and_lose_nothing(stored, tmp_path):
     assert store.scenario(run_id).population.size == 3000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ResultsStore.query opens the catalog read-write and DuckDB runs the statements "
-    "before the syntax error: `query 'DROP TABLE runs; SELEC'` exits 2 but the catalog is gone. "
-    "Needs store.py to query over a read-only connection.",
-)
-def test_invalid_sql_cannot_drop_the_catalog(tmp_path):
+def test_sql_cannot_change_the_catalog(tmp_path):
     out = tmp_path / "results"
     result = runner.invoke(app, ["run", *TINY, "--out", str(out), "--no-plot"])
     assert result.exit_code == 0, result.stdout + result.stderr
     (run_id,) = ResultsStore(out).runs().run_id
-    result = runner.invoke(app, ["query", "DROP TABLE runs; SELEC", "--out", str(out)])
-    assert_cli_error(result, "query:", "syntax error")
+    for sql in ("DROP TABLE runs; SELEC", "DELETE FROM runs", "DROP TABLE runs"):
+        result = runner.invoke(app, ["query", sql, "--out", str(out)])
+        assert_cli_error(result, "query:", "read-only")
     assert ResultsStore(out).run_info(run_id)["status"] == "completed"
+
+
+@pytest.mark.parametrize("args", [["runs"], ["plot", "some-run"], ["query", "SELECT 1"]])
+def test_reading_a_missing_catalog_is_an_error_and_creates_nothing(tmp_path, args):
+    out = tmp_path / "typo"
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert_cli_error(result, "no results catalog")
+    assert not out.exists()
+
+
+def test_python_api_overrides_on_a_scenario_object_raise_scenario_error():
+    import jangmadang as jm
+
+    scenario = load_scenario("baseline")
+    with pytest.raises(ScenarioError) as info:
+        jm.Sim(scenario, population=-5)
+    assert_problem(info.value.problems, "override", "population.persons", "greater than 0")
+
+
+def test_toml_date_that_is_not_a_month_is_rejected(tmp_path):
+    path = tmp_path / "date.toml"
+    path.write_text('start = 2012-01-05\nend = "2012-06"\n')
+    rejected(path, "start", "expected a month written YYYY-MM")
+
+
+def test_inherited_event_outside_a_narrowed_window_is_still_validated(tmp_path):
+    parent = write(
+        tmp_path / "parent.toml",
+        """
+        start = "2012-01"
+        end = "2025-12"
+        [[events]]
+        name = "ajar"
+        start = "2020-01"
+        set = { "world.border" = "ajar" }
+    """,
+    )
+    child = write(
+        tmp_path / "child.toml",
+        f"""
+        extends = "{parent.name}"
+        end = "2015-12"
+    """,
+    )
+    for path in (parent, child):
+        with pytest.raises(ScenarioError, match="world.border"):
+            load_scenario(path)

@@ -63,7 +63,11 @@ def test_full_population_shape_without_building_it():
     assert counts.sum() == 25_970_000
     assert geo.border.sum() == 4
     assert set(np.array(geo.names)[geo.border]) == {
-        "North Hamgyong", "Ryanggang", "Chagang", "North Pyongan"}
+        "North Hamgyong",
+        "Ryanggang",
+        "Chagang",
+        "North Pyongan",
+    }
 
 
 def test_same_seed_gives_identical_results_and_another_seed_differs():
@@ -107,10 +111,21 @@ def test_results_are_tidy_and_cover_required_indicators(small_run):
     df = small_run.results
     assert list(df.columns) == ["date", "indicator", "dimension", "group", "value"]
     assert not df.duplicated(["date", "indicator", "dimension", "group"]).any()
-    required = {"population", "households", "households_by_kind", "persons_by_role",
-                "income_state_usd", "income_market_usd", "cash_mean_usd", "cash_median_usd",
-                "gini_income", "food_price_usd_per_kg", "food_insecure_share",
-                "money_created_usd", "money_destroyed_usd"}
+    required = {
+        "population",
+        "households",
+        "households_by_kind",
+        "persons_by_role",
+        "income_state_usd",
+        "income_market_usd",
+        "cash_mean_usd",
+        "cash_median_usd",
+        "gini_income",
+        "food_price_usd_per_kg",
+        "food_insecure_share",
+        "money_created_usd",
+        "money_destroyed_usd",
+    }
     assert required <= set(df.indicator)
     assert {"all", "province", "household_kind", "flow"} <= set(df.dimension)
     assert df.date.nunique() == 36

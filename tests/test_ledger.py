@@ -20,8 +20,14 @@ def test_transfers_conserve_and_record_income():
     ledger = make_ledger()
     ledger.pay("wages", "state", HOUSEHOLDS, np.full(5, 5.0), source=IncomeSource.STATE)
     ledger.pay("purchase", HOUSEHOLDS, "market", np.arange(5.0))
-    ledger.pay("sales", "market", HOUSEHOLDS, [4.0, 6.0], credit_idx=np.array([0, 0]),
-               source=IncomeSource.MARKET)
+    ledger.pay(
+        "sales",
+        "market",
+        HOUSEHOLDS,
+        [4.0, 6.0],
+        credit_idx=np.array([0, 0]),
+        source=IncomeSource.MARKET,
+    )
     ledger.check()
     assert ledger.cash[0] == pytest.approx(10 + 5 - 0 + 10)
     assert ledger.income[0, IncomeSource.MARKET] == pytest.approx(10)
@@ -55,7 +61,13 @@ def test_unknown_account_is_an_error():
 def test_any_sequence_of_pair_transfers_conserves(transfers):
     ledger = make_ledger(cash=1e7)
     for i, (who, amount) in enumerate(transfers):
-        ledger.pay("p2p", HOUSEHOLDS, HOUSEHOLDS, [amount], debit_idx=np.array([who]),
-                   credit_idx=np.array([(who + i + 1) % 5]))
+        ledger.pay(
+            "p2p",
+            HOUSEHOLDS,
+            HOUSEHOLDS,
+            [amount],
+            debit_idx=np.array([who]),
+            credit_idx=np.array([(who + i + 1) % 5]),
+        )
         ledger.pay("tax", HOUSEHOLDS, "state", [amount / 3], debit_idx=np.array([who]))
     ledger.check()

@@ -20,7 +20,7 @@ def paired(base, alt, start, end, indicator, window, seeds=SEEDS):
         means = []
         for name in (base, alt):
             sim = jm.Sim(name, population=PERSONS, seed=seed, start=start, end=end).run()
-            means.append(sim.series(indicator)[window[0]:window[1]].mean())
+            means.append(sim.series(indicator)[window[0] : window[1]].mean())
         out.append(means)
     return np.array(out)
 
@@ -31,8 +31,9 @@ def closure_runs():
     runs = {}
     for seed in SEEDS:
         for name in ("baseline", "no_border_closure"):
-            runs[name, seed] = jm.Sim(name, population=PERSONS, seed=seed,
-                                      start="2019-01", end="2022-12").run()
+            runs[name, seed] = jm.Sim(
+                name, population=PERSONS, seed=seed, start="2019-01", end="2022-12"
+            ).run()
     return runs
 
 
@@ -87,11 +88,18 @@ def test_closure_has_no_effect_before_it_happens(closure_runs):
 
 
 def test_sanctions_cut_exports_and_raise_food_prices():
-    exports = paired("strict_sanctions", "baseline", "2015-06", "2017-06", "exports_usd",
-                     ("2016-03", "2017-06"))
+    exports = paired(
+        "strict_sanctions", "baseline", "2015-06", "2017-06", "exports_usd", ("2016-03", "2017-06")
+    )
     assert np.all(exports[:, 0] < 0.6 * exports[:, 1])
-    prices = paired("strict_sanctions", "baseline", "2015-06", "2017-06",
-                    "food_price_usd_per_kg", ("2016-03", "2017-06"))
+    prices = paired(
+        "strict_sanctions",
+        "baseline",
+        "2015-06",
+        "2017-06",
+        "food_price_usd_per_kg",
+        ("2016-03", "2017-06"),
+    )
     assert np.all(prices[:, 0] > prices[:, 1])
 
 

@@ -44,7 +44,9 @@ def test_remove_events_and_replace_by_name():
 
 
 def test_scale_and_add_events_and_user_file_extending_a_builtin(tmp_path):
-    path = write(tmp_path / "mine.toml", """
+    path = write(
+        tmp_path / "mine.toml",
+        """
         extends = "baseline"
         start = "2018-01"
         end = "2019-12"
@@ -56,7 +58,8 @@ def test_scale_and_add_events_and_user_file_extending_a_builtin(tmp_path):
         end = "2019-07"
         scale = { "official_economy.wage_usd" = 4.0 }
         add = { "food.import_share" = 0.05 }
-    """)
+    """,
+    )
     s = load_scenario(path)
     assert s.name == "mine" and s.extends == "baseline"
     assert s.markets.exemption_fee_usd == 12.0

@@ -56,8 +56,19 @@ def test_query_and_runs_and_plot(stored):
     result = runner.invoke(app, ["runs", "--out", str(out)])
     assert result.exit_code == 0 and run_id in result.output
     target = out / "gini.png"
-    result = runner.invoke(app, ["plot", run_id, "gini_income", "food_insecure_share",
-                                 "--out", str(out), "--file", str(target)])
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            run_id,
+            "gini_income",
+            "food_insecure_share",
+            "--out",
+            str(out),
+            "--file",
+            str(target),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert target.stat().st_size > 10_000
 

@@ -15,19 +15,17 @@ that the markets module pays out.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
-from jangmadang.module import Module
+from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_mean
 from jangmadang.state import HouseholdKind, Role, label
 
 HARVEST_MONTH = 10  # October: the main grain harvest is distributed to farm households
 
 
-class FoodParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FoodParams(ParameterModel):
     need_kg_per_person: float = Field(14.5, gt=0, le=40)
     price_usd_per_kg: float = Field(0.29, gt=0)
     price_money_elasticity: float = Field(0.5, ge=0, le=2)
@@ -67,6 +65,9 @@ class Food(Module):
         )
         hh.set("food_stock", stock.astype(np.float32))
         hh.add("food_insecure", bool)
+        # Households keep their size and area for the whole run.
+        self.farm = _farm_households(sim)
+        self.size_f32 = hh.size.astype(np.float32)
         self.harvest_index = 1.0
         self.reference_money = float(hh.cash.sum())
         self.price = p.price_usd_per_kg
@@ -81,7 +82,7 @@ class Food(Module):
             self.harvest_index = float(
                 np.exp(p.harvest_sd * self.rng.standard_normal() - p.harvest_sd**2 / 2)
             )
-            farm = _farm_households(sim)
+            farm = self.farm
             hh.food_stock[farm] += (
                 p.farm_allocation_kg_per_person * self.harvest_index * hh.size[farm]
             )
@@ -97,25 +98,34 @@ class Food(Module):
             * supply ** (-p.price_supply_flexibility)
         )
 
-        need = p.need_kg_per_person * hh.size.astype(np.float32)
+        # Household-length arrays are reused in place (float32 kg, float64 USD as before).
+        need = p.need_kg_per_person * self.size_f32
         eaten_from_stock = np.minimum(hh.food_stock, need)
         hh.food_stock -= eaten_from_stock
         shortfall = need - eaten_from_stock
-        bought = np.minimum(shortfall, p.max_food_budget_share * hh.cash / self.price)
+        budget = np.multiply(hh.cash, p.max_food_budget_share)
+        budget /= self.price
+        bought = np.minimum(shortfall, budget, out=budget)
+        del shortfall
         spend = bought * self.price
         self.spending = ledger.pay("food_purchase", HOUSEHOLDS, "market", spend)
-        hh.food_insecure[:] = (eaten_from_stock + bought) < p.insecure_threshold * need
+        del spend
+        eaten = np.add(bought, eaten_from_stock, out=bought)
+        need *= p.insecure_threshold
+        np.less(eaten, need, out=hh.food_insecure)
+        del need, eaten, eaten_from_stock
 
         ledger.pay("grain_imports", "market", "abroad", self.spending * imports / supply)
-        farm = _farm_households(sim)
-        farmers = np.add.reduceat(sim.people.role == Role.FARMER, hh.first_person)[farm]
+        farm = self.farm
+        farmers = sim.population.role_count[Role.FARMER][farm]
         domestic = self.spending * (1 - imports / supply)
-        if farmers.sum() > 0:
+        n_farmers = farmers.sum(dtype=np.int64)
+        if n_farmers > 0:
             ledger.pay(
                 "farm_sales",
                 "market",
                 HOUSEHOLDS,
-                domestic * p.farm_sales_share * farmers / farmers.sum(),
+                domestic * p.farm_sales_share * farmers / n_farmers,
                 credit_idx=farm,
                 source=IncomeSource.MARKET,
             )
@@ -138,7 +148,7 @@ class Food(Module):
         )
         rec.add_groups(
             "food_insecure_share",
-            group_mean(hh.urban.astype(np.int8), 2, insecure),
+            group_mean(hh.urban.view(np.int8), 2, insecure),
             "area",
             ["rural", "urban"],
         )

@@ -17,17 +17,15 @@ wealth crosses the donju threshold become donju, and donju who lose most of it d
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
-from jangmadang.module import Module
+from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
-from jangmadang.state import AgeBand, HouseholdKind, Role
+from jangmadang.state import AgeBand, HouseholdKind, Role, count_runs, sorted_distinct
 
 
-class MarketsParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MarketsParams(ParameterModel):
     goods_spending_share: float = Field(0.2, ge=0, le=1)
     wealth_spending_share: float = Field(0.02, ge=0, le=1)
     ordinary_balance_usd: float = Field(300.0, gt=0)
@@ -62,12 +60,13 @@ class Markets(Module):
     def init_state(self) -> None:
         sim = self.sim
         sim.people.add("exempt", bool)
-        geo, hh = sim.geography, sim.households
-        self.threshold = np.where(
-            hh.province == geo.pyongyang,
-            sim.pars.population.donju_threshold_pyongyang_usd,
-            sim.pars.population.donju_threshold_usd,
+        hh = sim.households
+        population = sim.pars.population
+        self._thresholds = (
+            population.donju_threshold_pyongyang_usd,
+            population.donju_threshold_usd,
         )
+        self.exempt_count = np.zeros(hh.n, dtype=np.uint8)  # exempt workers per household
         self.income_per_capacity = None  # last month's trading income per unit of capacity
         self.reference = None  # (sales, money) in the first month: the scale of the goods market
         self.sales = self.imports = self.exports = 0.0
@@ -81,8 +80,13 @@ class Markets(Module):
 
         # Sales are limited by the goods on offer: supply shrinks with imports, prices rise with
         # money and scarcity, and households keep the cash they cannot spend.
+        # (computed in place: these are household-length arrays, 52 MB each at full scale)
         ordinary = np.minimum(hh.cash, p.ordinary_balance_usd)
-        desired = p.goods_spending_share * ordinary + p.wealth_spending_share * (hh.cash - ordinary)
+        wealth = np.subtract(hh.cash, ordinary)
+        wealth *= p.wealth_spending_share
+        desired = np.multiply(ordinary, p.goods_spending_share, out=ordinary)
+        desired += wealth  # goods_spending_share * ordinary + wealth_spending_share * wealth
+        del wealth
         capacity_in = world.import_capacity
         imported = p.import_dependence * capacity_in
         domestic = (1 - p.import_dependence) * capacity_in**p.input_import_dependence
@@ -96,60 +100,81 @@ class Markets(Module):
             * volume ** (1 - p.goods_price_flexibility)
             * (money / reference_money) ** p.goods_price_money_elasticity
         )
-        bought = desired * min(1.0, sales_value / max(desired.sum(), 1e-12))
+        bought = desired
+        bought *= min(1.0, sales_value / max(desired.sum(), 1e-12))
         ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
         import_cost = bought.sum() * imported / volume * (1 - p.import_margin)
         self.imports = ledger.pay("goods_imports", "market", "abroad", import_cost)
 
-        capacity = self._selling_capacity()
-        donju = hh.kind == HouseholdKind.DONJU
+        donju = np.flatnonzero(hh.kind == HouseholdKind.DONJU)
+        capacity = self._selling_capacity(donju)
         export_value = p.exports_usd_per_capita * sim.people.n * world.export_capacity
-        if donju.any():
+        if len(donju):
+            donju_capacity = capacity[donju]
             self.exports = ledger.pay(
                 "exports",
                 "abroad",
                 HOUSEHOLDS,
-                export_value * capacity[donju] / capacity[donju].sum(),
-                credit_idx=np.flatnonzero(donju),
+                export_value * donju_capacity / donju_capacity.sum(),
+                credit_idx=donju,
                 source=IncomeSource.MARKET,
             )
         self.sales = ledger.balances["market"]
         if capacity.sum() > 0:
-            luck = np.exp(
-                p.trader_luck_sd * self.rng.standard_normal(hh.n) - p.trader_luck_sd**2 / 2
-            )
-            weight = capacity * luck
-            ledger.pay(
-                "trade_income",
-                "market",
-                HOUSEHOLDS,
-                self.sales * weight / weight.sum(),
-                source=IncomeSource.MARKET,
-            )
+            # luck = exp(sd * z - sd**2 / 2); income = sales * capacity * luck / sum(...)
+            weight = self.rng.standard_normal(hh.n)
+            weight *= p.trader_luck_sd
+            weight -= p.trader_luck_sd**2 / 2
+            np.exp(weight, out=weight)
+            weight *= capacity
+            total_weight = weight.sum()
+            weight *= self.sales
+            weight /= total_weight
+            ledger.pay("trade_income", "market", HOUSEHOLDS, weight, source=IncomeSource.MARKET)
             self.income_per_capacity = self.sales / capacity.sum()
 
-    def _selling_capacity(self) -> np.ndarray:
+    def threshold(self, households: np.ndarray | None = None) -> np.ndarray:
+        """The donju wealth threshold of each household (of ``households``, or of all)."""
+        province = self.sim.households.province
+        if households is not None:
+            province = province[households]
+        pyongyang, elsewhere = self._thresholds
+        return np.where(province == self.sim.geography.pyongyang, pyongyang, elsewhere)
+
+    def _selling_capacity(self, donju: np.ndarray) -> np.ndarray:
+        """One unit per trader; a donju household (``donju``: their indices) adds capital."""
         p, hh = self.pars, self.sim.households
-        traders = np.add.reduceat(self.sim.people.role == Role.TRADER, hh.first_person)
-        donju = hh.kind == HouseholdKind.DONJU
-        scale = np.power(np.maximum(hh.cash, 0) / self.threshold, p.donju_capital_elasticity)
-        return traders + np.where(donju, p.donju_capacity * scale, 0.0)
+        capacity = self.sim.population.role_count[Role.TRADER].astype(np.float64)
+        scale = np.power(
+            np.maximum(hh.cash[donju], 0) / self.threshold(donju), p.donju_capital_elasticity
+        )
+        capacity[donju] += p.donju_capacity * scale
+        return capacity
+
+    def _set_exempt(self, persons: np.ndarray, exempt: bool) -> None:
+        """Set persons' exemption from work, keeping the per-household count in step."""
+        people = self.sim.people
+        persons = sorted_distinct(persons)
+        persons = persons[people.exempt[persons] != exempt]
+        households, count = count_runs(people.household[persons])
+        if exempt:
+            self.exempt_count[households] += count
+        else:
+            self.exempt_count[households] -= count
+        people.exempt[persons] = exempt
 
     def _choose_occupations(self) -> None:
         """Workers reviewing their choice trade if the market beats the wage plus the fee."""
         sim, p = self.sim, self.pars
         people, hh, ledger = sim.people, sim.households, sim.ledger
-        exempt_per_household = np.add.reduceat(people.exempt, hh.first_person)
-        payers = np.flatnonzero(exempt_per_household)
-        fees = np.minimum(exempt_per_household[payers] * p.exemption_fee_usd, hh.cash[payers])
+        payers = np.flatnonzero(self.exempt_count)
+        fees = np.minimum(self.exempt_count[payers] * p.exemption_fee_usd, hh.cash[payers])
         ledger.pay("exemption_fee", HOUSEHOLDS, "state", fees, debit_idx=payers)
         if self.income_per_capacity is None:
             return
 
         # Each reviewer perceives the market's pay with individual noise around last month's.
-        reviewing = np.flatnonzero(
-            self.rng.random(people.n, dtype=np.float32) < p.occupation_review_rate
-        )
+        reviewing = _draw_below(self.rng, people.n, p.occupation_review_rate)
         net_gain = (
             self.income_per_capacity - p.exemption_fee_usd - sim.pars.official_economy.wage_usd
         )
@@ -158,22 +183,21 @@ class Markets(Module):
         )
         perceived = net_gain + noise
 
+        population = sim.population
         quitting = reviewing[people.exempt[reviewing] & (perceived < 0)]
-        people.role[quitting] = Role.WORKER
-        people.exempt[quitting] = False
+        population.set_role(quitting, Role.WORKER)
+        self._set_exempt(quitting, False)
 
         role = people.role[reviewing]
         joining = reviewing[
             (role == Role.WORKER) & (people.age_band[reviewing] <= AgeBand.MIDDLE) & (perceived > 0)
         ]
-        workers = int((people.role == Role.WORKER).sum())
-        n_exempt = int(people.exempt.sum())
+        workers = int(population.role_count[Role.WORKER].sum(dtype=np.int64))
+        n_exempt = int(self.exempt_count.sum(dtype=np.int64))
         room = max(int(p.max_exempt_share * (workers + n_exempt)) - n_exempt, 0)
         joining = self.rng.permutation(joining)[:room]  # enterprises excuse only so many
-        people.role[joining] = Role.TRADER
-        people.exempt[joining] = True
-        if len(quitting) or len(joining):
-            sim.population.update_household_kind()
+        population.set_role(joining, Role.TRADER)
+        self._set_exempt(joining, True)
 
     def _update_donju_status(self) -> None:
         sim, p = self.sim, self.pars
@@ -184,24 +208,24 @@ class Markets(Module):
         can_rise = (
             (head_role == Role.WORKER) | (head_role == Role.TRADER) | (head_role == Role.FARMER)
         )
-        rising = ~donju & can_rise & (hh.cash >= self.threshold)
-        falling = (
-            donju & (head_role == Role.DONJU) & (hh.cash < p.donju_exit_ratio * self.threshold)
-        )
-        people.role[head[rising]] = Role.DONJU
-        people.exempt[head[rising]] = False
-        people.role[head[falling]] = Role.TRADER
-        sim.population.update_household_kind()
+        threshold = self.threshold()
+        rising = ~donju & can_rise & (hh.cash >= threshold)
+        falling = donju & (head_role == Role.DONJU) & (hh.cash < p.donju_exit_ratio * threshold)
+        sim.population.set_role(head[rising], Role.DONJU)
+        self._set_exempt(head[rising], False)
+        sim.population.set_role(head[falling], Role.TRADER)
 
     def record(self, rec) -> None:
         sim = self.sim
-        people, hh, geo = sim.people, sim.households, sim.geography
+        hh, geo = sim.households, sim.geography
         rec.add("market_sales_usd", self.sales)
         rec.add("goods_imports_usd", self.imports)
         rec.add("exports_usd", self.exports)
         rec.add("income_per_trader_usd", self.income_per_capacity or 0.0)
-        workers = (people.role == Role.WORKER) | people.exempt
-        rec.add("exempt_worker_share", people.exempt.sum() / max(workers.sum(), 1))
+        # Workers and the exempt are disjoint: a worker excused from work becomes a trader.
+        n_exempt = self.exempt_count.sum(dtype=np.int64)
+        workers = sim.population.role_count[Role.WORKER].sum(dtype=np.int64) + n_exempt
+        rec.add("exempt_worker_share", n_exempt / max(workers, 1))
         donju = hh.kind == HouseholdKind.DONJU
         rec.add("donju_household_share", donju.mean())
         rec.add_groups(
@@ -210,3 +234,14 @@ class Markets(Module):
             "province",
             geo.names,
         )
+
+
+def _draw_below(rng: np.random.Generator, n: int, p: float, block: int = 1 << 20) -> np.ndarray:
+    """Indices i < n whose uniform float32 draw is below ``p``: the same draws, in the same
+    order, as ``np.flatnonzero(rng.random(n, dtype=np.float32) < p)``, made in blocks so no
+    n-length temporary is needed."""
+    found = []
+    for lo in range(0, n, block):
+        draws = rng.random(min(block, n - lo), dtype=np.float32)
+        found.append(np.flatnonzero(draws < p) + lo)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)

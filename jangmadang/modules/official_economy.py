@@ -9,17 +9,15 @@ delivers, which it does far more reliably in Pyongyang.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
-from jangmadang.module import Module
-from jangmadang.results import group_mean
+from jangmadang.module import Module, ParameterModel
+from jangmadang.results import group_sum
 from jangmadang.state import Role
 
 
-class OfficialEconomyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OfficialEconomyParams(ParameterModel):
     wage_usd: float = Field(5.0, ge=0)
     farmer_wage_multiplier: float = Field(0.5, ge=0, le=5)
     cadre_wage_multiplier: float = Field(2.0, ge=0, le=20)
@@ -40,6 +38,7 @@ class OfficialEconomy(Module):
     def init_state(self) -> None:
         self.sim.ledger.open("state", external=True)
         self.delivered = np.zeros(0, dtype=bool)
+        self.unit_province = None  # province of each inminban, found in the first month
 
     def wage_by_role(self) -> np.ndarray:
         p = self.pars
@@ -54,28 +53,52 @@ class OfficialEconomy(Module):
 
     def step(self) -> None:
         sim, p = self.sim, self.pars
-        people, hh = sim.people, sim.households
-        wages = np.add.reduceat(self.wage_by_role()[people.role], hh.first_person)
-        sim.ledger.pay("wages", "state", HOUSEHOLDS, wages, source=IncomeSource.STATE)
+        hh = sim.households
+        sim.ledger.pay(
+            "wages", "state", HOUSEHOLDS, self.household_wages(), source=IncomeSource.STATE
+        )
 
-        n_units = int(hh.inminban[-1]) + 1
-        unit_province = hh.province[np.flatnonzero(np.r_[True, np.diff(hh.inminban) != 0])]
+        if self.unit_province is None:  # households never change inminban
+            first = np.flatnonzero(np.r_[True, np.diff(hh.inminban) != 0])
+            self.unit_province = hh.province[first]
         prob = np.where(
-            unit_province == sim.geography.pyongyang,
+            self.unit_province == sim.geography.pyongyang,
             p.ration_delivery_prob_pyongyang,
             p.ration_delivery_prob,
         )
-        unit_delivers = self.rng.random(n_units) < prob
+        unit_delivers = self.rng.random(len(self.unit_province)) < prob
         self.delivered = unit_delivers[hh.inminban] & hh.urban
-        hh.food_stock[self.delivered] += p.ration_kg_per_person * hh.size[self.delivered]
+        delivered = np.flatnonzero(self.delivered)
+        hh.food_stock[delivered] += p.ration_kg_per_person * hh.size[delivered]
+
+    def household_wages(self) -> np.ndarray:
+        """Each household's wages: members in each role times the role's wage.
+
+        Read from the per-household role counts, so no pass over persons is needed. Roles
+        paid the same wage are counted together before multiplying.
+        """
+        wage = self.wage_by_role()
+        counts = self.sim.population.role_count
+        wages = np.zeros(counts.shape[1])
+        for value in np.unique(wage[wage != 0]):
+            roles = np.flatnonzero(wage == value)
+            members = counts[roles[0]]
+            for role in roles[1:]:
+                members = members + counts[role]
+            wages += members * value
+        return wages
 
     def record(self, rec) -> None:
         hh, geo = self.sim.households, self.sim.geography
-        urban = hh.urban
-        rec.add("ration_delivery_share", self.delivered[urban].mean() if urban.any() else 0.0)
-        rec.add_groups(
-            "ration_delivery_share",
-            group_mean(hh.province[urban], geo.n, self.delivered[urban]),
-            "province",
-            geo.names,
-        )
+        # Shares among urban households; only urban households are ever delivered to.
+        n_urban = np.count_nonzero(hh.urban)
+        delivered = np.count_nonzero(self.delivered)
+        rec.add("ration_delivery_share", delivered / n_urban if n_urban else 0.0)
+        urban = group_sum(hh.province, geo.n, hh.urban)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(
+                urban > 0,
+                group_sum(hh.province, geo.n, self.delivered) / np.maximum(urban, 1),
+                np.nan,
+            )
+        rec.add_groups("ration_delivery_share", share, "province", geo.names)

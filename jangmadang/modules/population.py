@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
-from jangmadang.module import Module
+from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
 from jangmadang.state import (
     CADRE_ROLES,
@@ -23,13 +23,13 @@ from jangmadang.state import (
     ArrayStruct,
     HouseholdKind,
     Role,
+    count_runs,
     label,
+    sorted_distinct,
 )
 
 
-class PopulationParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PopulationParams(ParameterModel):
     full_size: PositiveInt = 25_970_000
     scale: float = Field(0.01, gt=0, le=1)
     persons: PositiveInt | None = None  # an exact size; overrides scale when given
@@ -151,17 +151,24 @@ class Population(Module):
         people.set("household", np.repeat(np.arange(hh.n, dtype=np.int32), size))
         first = np.zeros(people.n, dtype=bool)
         first[hh.first_person] = True
-        people.set("female", rng.random(people.n, dtype=np.float32) < p.female_share)
+        people.set("female", _below(rng, people.n, p.female_share))
         people.set("age_band", _age_bands(first, p.age_band_shares, rng))
-        married_p = np.where(
-            people.age_band == AgeBand.YOUNG,
-            p.married_share_young,
-            np.where(people.age_band >= AgeBand.ADULT, p.married_share_older, 0.0),
-        )
-        people.set("married", rng.random(people.n, dtype=np.float32) < married_p)
+        del first
+
+        def married_p(lo: int, hi: int) -> np.ndarray:
+            band = people.age_band[lo:hi]
+            return np.where(
+                band == AgeBand.YOUNG,
+                p.married_share_young,
+                np.where(band >= AgeBand.ADULT, p.married_share_older, 0.0),
+            )
+
+        people.set("married", _below(rng, people.n, married_p))
         self._assign_roles(people, hh, geo, p, rng)
         hh.add("kind", np.int8)
+        self.role_count = np.zeros((len(Role), 0), dtype=np.uint8)  # (role, household) counts
         self.update_household_kind()
+        self._province_sizes = None
 
     def _assign_roles(self, people, hh, geo, p, rng) -> None:
         person_urban = hh.urban[people.household]
@@ -169,9 +176,11 @@ class Population(Module):
         role = np.full(people.n, Role.DEPENDANT, dtype=np.int8)
         role[working & person_urban] = Role.WORKER
         role[working & ~person_urban] = Role.FARMER
+        del person_urban
         trades = working & people.female & people.married
-        trades &= rng.random(people.n, dtype=np.float32) < p.married_women_trader_share
+        trades &= _below(rng, people.n, p.married_women_trader_share)
         role[trades] = Role.TRADER
+        del trades
 
         # Household cash: log-normal, with donju households (urban) lifted above the threshold.
         cash = p.initial_cash_median_usd * np.exp(p.initial_cash_sigma * rng.standard_normal(hh.n))
@@ -223,18 +232,55 @@ class Population(Module):
         people.set("role", role)
 
     def update_household_kind(self) -> None:
-        """A household's kind is the highest-ranked role among its members."""
+        """Recount every household's roles and kind after roles were written directly.
+
+        A household's kind is the highest-ranked role among its members. This is a full pass
+        over all persons; :meth:`set_role` changes a few roles and updates only their households.
+        """
         people, hh = self.sim.people, self.sim.households
-        hh.kind[:] = np.maximum.reduceat(ROLE_TO_KIND[people.role], hh.first_person)
+        self.role_count = _role_counts(people.role, people.household, hh.first_person, hh.size)
+        hh.kind[:] = _kind_from_counts(self.role_count)
+
+    def set_role(self, persons: np.ndarray, role: Role) -> None:
+        """Give ``persons`` a new role, keeping per-household role counts and kinds in step.
+
+        Modules change roles through here (or call :meth:`update_household_kind` after writing
+        ``people.role`` themselves), so that ``role_count`` stays true without a monthly pass
+        over 26 million persons.
+        """
+        people, hh = self.sim.people, self.sim.households
+        persons = sorted_distinct(persons)
+        if len(persons) == 0:
+            return
+        households = people.household[persons]  # ascending: persons are stored by household
+        old = people.role[persons]
+        for old_role in Role:
+            leaving = old == old_role
+            if leaving.any():
+                where, count = count_runs(households[leaving])
+                self.role_count[old_role, where] -= count
+        changed, count = count_runs(households)
+        self.role_count[role, changed] += count
+        people.role[persons] = role
+        hh.kind[changed] = _kind_from_counts(self.role_count[:, changed])
 
     def record(self, rec) -> None:
         people, hh, geo = self.sim.people, self.sim.households, self.sim.geography
         rec.add("population", people.n)
         rec.add("households", hh.n)
-        rec.add_groups("population", group_sum(hh.province, geo.n, hh.size), "province", geo.names)
-        rec.add_groups("households", group_sum(hh.province, geo.n), "province", geo.names)
+        if self._province_sizes is None:  # persons and households never move between provinces
+            self._province_sizes = (
+                group_sum(hh.province, geo.n, hh.size),
+                group_sum(hh.province, geo.n),
+            )
+        persons, households = self._province_sizes
+        rec.add_groups("population", persons, "province", geo.names)
+        rec.add_groups("households", households, "province", geo.names)
         rec.add_groups(
-            "persons_by_role", group_sum(people.role, len(Role)), "role", [label(r) for r in Role]
+            "persons_by_role",
+            self.role_count.sum(axis=1, dtype=np.int64),
+            "role",
+            [label(r) for r in Role],
         )
         rec.add_groups(
             "households_by_kind",
@@ -242,6 +288,38 @@ class Population(Module):
             "household_kind",
             [label(k) for k in HouseholdKind],
         )
+
+
+def _role_counts(
+    role: np.ndarray, household: np.ndarray, first_person: np.ndarray, size: np.ndarray
+) -> np.ndarray:
+    """Members of each role in each household, as a (role, household) uint8 array.
+
+    One pass over persons in blocks of whole households: each block's (household, role) pairs
+    are counted with one bincount, so no temporary grows with the population.
+    """
+    n_roles, n_households = len(Role), len(first_person)
+    counts = np.empty((n_roles, n_households), dtype=np.uint8)
+    if np.any(size > np.iinfo(np.uint8).max):
+        raise ValueError("households larger than 255 persons do not fit the role counts")
+    block = 1 << 18  # households per block
+    n_persons = len(role)
+    for lo in range(0, n_households, block):
+        hi = min(lo + block, n_households)
+        start = first_person[lo]
+        stop = first_person[hi] if hi < n_households else n_persons
+        key = (household[start:stop] - lo).astype(np.int64) * n_roles + role[start:stop]
+        counts[:, lo:hi] = np.bincount(key, minlength=(hi - lo) * n_roles).reshape(-1, n_roles).T
+    return counts
+
+
+def _kind_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Each household's kind: the highest kind among the roles it has members in."""
+    kind = np.zeros(counts.shape[1], dtype=np.int8)
+    for role in Role:
+        if ROLE_TO_KIND[role] > 0:
+            np.maximum(kind, np.where(counts[role] > 0, ROLE_TO_KIND[role], 0), out=kind)
+    return kind
 
 
 def _household_sizes(n_persons: int, mean_size: float, rng) -> np.ndarray:
@@ -280,10 +358,31 @@ def _inminban_ids(province: np.ndarray, urban: np.ndarray, per_unit: int) -> np.
 def _age_bands(first_member: np.ndarray, shares: list[float], rng) -> np.ndarray:
     """Age bands from the census shares; each household's first member is an adult."""
     shares = np.asarray(shares)
-    bands = rng.choice(len(shares), size=len(first_member), p=shares).astype(np.int8)
+    bands = np.empty(len(first_member), dtype=np.int8)
+    for lo, hi in _blocks(len(first_member)):  # the same draws as one call, in less memory
+        bands[lo:hi] = rng.choice(len(shares), size=hi - lo, p=shares)
     adult_shares = shares.copy()
     adult_shares[AgeBand.CHILD] = 0
     adult_shares /= adult_shares.sum()
     n_first = int(first_member.sum())
     bands[first_member] = rng.choice(len(shares), size=n_first, p=adult_shares)
     return bands
+
+
+BLOCK = 1 << 22  # persons per block for person-level draws: bounds the temporaries at ~16 MB
+
+
+def _blocks(n: int, block: int = BLOCK):
+    for lo in range(0, n, block):
+        yield lo, min(lo + block, n)
+
+
+def _below(rng, n: int, p) -> np.ndarray:
+    """``rng.random(n, dtype=np.float32) < p``, drawn block by block: the same draws in the
+    same order without an n-length float temporary. ``p`` is a number or, for per-person
+    probabilities, a function ``p(lo, hi)`` giving those of persons ``lo .. hi - 1``."""
+    flags = np.empty(n, dtype=bool)
+    for lo, hi in _blocks(n):
+        draws = rng.random(hi - lo, dtype=np.float32)
+        np.less(draws, p(lo, hi) if callable(p) else p, out=flags[lo:hi])
+    return flags
