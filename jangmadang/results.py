@@ -122,5 +122,8 @@ def gini(values: np.ndarray) -> float:
     if total <= 0:
         return 0.0
     n = len(ordered)
-    ranks = np.arange(1, n + 1, dtype=np.float64)
-    return float((2.0 * np.dot(ranks, ordered) / (n * total)) - (n + 1) / n)
+    # NumPy's own (pairwise) sum rather than a BLAS dot product: BLAS may split the sum by
+    # thread count, and results must be bit-identical on any machine.
+    weighted = np.arange(1, n + 1, dtype=np.float64)
+    weighted *= ordered
+    return float((2.0 * weighted.sum() / (n * total)) - (n + 1) / n)
