@@ -18,10 +18,10 @@ BorderState = Literal["open", "restricted", "closed"]
 class WorldParams(ParameterModel):
     border: BorderState = "open"
     sanctions: float = Field(0.2, ge=0, le=1)
-    trade_when_restricted: float = Field(0.6, ge=0, le=1)
+    trade_when_restricted: float = Field(0.75, ge=0, le=1)
     trade_when_closed: float = Field(0.15, ge=0, le=1)
     sanctions_import_cut: float = Field(0.3, ge=0, le=1)
-    sanctions_export_cut: float = Field(0.8, ge=0, le=1)
+    sanctions_export_cut: float = Field(0.95, ge=0, le=1)
 
     @property
     def border_trade(self) -> float:

@@ -34,7 +34,7 @@ class MarketsParams(ParameterModel):
     import_margin: float = Field(0.3, ge=0, le=1)
     goods_price_flexibility: float = Field(0.3, ge=0, le=1)
     goods_price_money_elasticity: float = Field(0.5, ge=0, le=2)
-    exports_usd_per_capita: float = Field(0.5, ge=0)
+    exports_usd_per_capita: float = Field(1.5, ge=0)
     donju_capacity: float = Field(25.0, ge=1)
     donju_capital_elasticity: float = Field(0.5, ge=0, le=1)
     trader_luck_sd: float = Field(0.5, ge=0, le=3)

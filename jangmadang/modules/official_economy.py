@@ -21,7 +21,7 @@ class OfficialEconomyParams(ParameterModel):
     wage_usd: float = Field(5.0, ge=0)
     farmer_wage_multiplier: float = Field(0.5, ge=0, le=5)
     cadre_wage_multiplier: float = Field(2.0, ge=0, le=20)
-    mss_wage_multiplier: float = Field(2.0, ge=0, le=20)
+    mss_wage_multiplier: float = Field(1.0, ge=0, le=20)
     ration_kg_per_person: float = Field(9.0, ge=0, le=30)
     ration_delivery_prob: float = Field(0.3, ge=0, le=1)
     ration_delivery_prob_pyongyang: float = Field(0.9, ge=0, le=1)
