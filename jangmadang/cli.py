@@ -151,6 +151,7 @@ def run(
             loaded.events,
             store.run_dir(run_id) / "plot.png",
             title=f"{loaded.name} ({run_id})",
+            scale=loaded.population.effective_scale,
         )
         console.print(f"plot     {png}", soft_wrap=True)
 
@@ -235,7 +236,7 @@ def plot(
     with reported_errors():
         try:
             results = store.load(run_id)
-            events = store.scenario(run_id).events
+            stored = store.scenario(run_id)
         except UnknownRun:
             raise InputError(f"run id {run_id!r}: not in the catalog {store.catalog}") from None
         chosen = tuple(indicators) if indicators else DEFAULT_INDICATORS
@@ -243,7 +244,14 @@ def plot(
             "plot.png" if not indicators else f"plot-{'-'.join(chosen)[:80]}.png"
         )
         try:
-            png = plot_run(results, events, target, chosen, title=run_id)
+            png = plot_run(
+                results,
+                stored.events,
+                target,
+                chosen,
+                title=run_id,
+                scale=stored.population.effective_scale,
+            )
         except KeyError as exc:
             known = ", ".join(sorted(results.indicator.unique()))
             raise InputError(f"unknown indicator {exc.args[0]} (known: {known})") from None

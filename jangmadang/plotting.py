@@ -22,7 +22,21 @@ DEFAULT_INDICATORS = (
     "income_per_trader_usd",
     "gini_income",
     "cash_median_usd",
+    "arrivals_south_korea",
+    "defectors_in_south_korea",
 )
+
+
+def _published_arrivals() -> dict[int, int]:
+    from jangmadang.modules.defection import load_arrivals
+
+    return load_arrivals()
+
+
+# Indicators with a published yearly series: the panel compares yearly totals at 1:1 scale.
+PUBLISHED = {
+    "arrivals_south_korea": ("published (Ministry of Unification)", _published_arrivals),
+}
 
 
 def plot_run(
@@ -31,8 +45,13 @@ def plot_run(
     path: str | Path,
     indicators: tuple[str, ...] | list[str] = DEFAULT_INDICATORS,
     title: str = "",
+    scale: float | None = None,
 ) -> Path:
-    """One panel per indicator: the national series, or every group if there is none."""
+    """One panel per indicator: the national series, or every group if there is none.
+
+    ``scale`` is the run's share of the full population; with it, an indicator that has a
+    published series is drawn as yearly totals at 1:1 scale beside the published figures.
+    """
     unknown = sorted(set(indicators) - set(results["indicator"].unique()))
     if unknown:
         raise KeyError(", ".join(unknown))
@@ -44,7 +63,9 @@ def plot_run(
     for ax, indicator in zip(axes.flat, indicators, strict=False):
         data = results[results["indicator"] == indicator]
         national = data[data["dimension"] == "all"]
-        if not national.empty:
+        if indicator in PUBLISHED and scale and not national.empty:
+            _against_published(ax, national, *PUBLISHED[indicator], scale)
+        elif not national.empty:
             ax.plot(national["date"], national["value"], color="tab:blue", lw=1.4)
         else:
             for (_dimension, group), series in data.groupby(["dimension", "group"]):
@@ -66,6 +87,32 @@ def plot_run(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _against_published(ax, national: pd.DataFrame, label: str, load, scale: float) -> None:
+    """Simulated yearly totals (complete years only), scaled to 1:1, beside published ones."""
+    by_year = national.groupby(national["date"].dt.year)["value"]
+    totals = by_year.sum()[by_year.count() == 12] / scale
+    published = {y: v for y, v in load().items() if totals.index.min() <= y <= totals.index.max()}
+    mid_year = [pd.Timestamp(year=int(y), month=7, day=1) for y in totals.index]
+    ax.plot(
+        mid_year,
+        totals.values,
+        "o-",
+        color="tab:blue",
+        lw=1.4,
+        ms=3,
+        label="simulated, per year at 1:1",
+    )
+    ax.plot(
+        [pd.Timestamp(year=y, month=7, day=1) for y in published],
+        list(published.values()),
+        "s",
+        color="black",
+        ms=3.5,
+        label=label,
+    )
+    ax.legend(fontsize=6)
 
 
 def _mark_events(ax, events: list[Event]) -> None:

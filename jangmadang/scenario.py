@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from jangmadang.module import ParameterModel
+from jangmadang.modules.defection import DefectionParams
 from jangmadang.modules.food import FoodParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
@@ -51,6 +52,7 @@ class Parameters(ParameterModel):
     official_economy: OfficialEconomyParams = Field(default_factory=OfficialEconomyParams)
     food: FoodParams = Field(default_factory=FoodParams)
     markets: MarketsParams = Field(default_factory=MarketsParams)
+    defection: DefectionParams = Field(default_factory=DefectionParams)
 
 
 class Event(ParameterModel):

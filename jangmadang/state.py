@@ -57,6 +57,8 @@ class Role(IntEnum):
     OFFICIAL = 7  # cadre: local party or government official
     MSS_AGENT = 8  # Ministry of State Security agent
     INMINBAN_HEAD = 9  # head of a neighbourhood watch unit
+    ABROAD = 10  # left the country: in transit through China or settled in South Korea
+    DETAINED = 11  # caught and sent back; held in a labour camp
 
 
 CADRE_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL)
@@ -88,6 +90,8 @@ ROLE_TO_KIND = np.array(
         HouseholdKind.CADRE,
         HouseholdKind.MSS_AGENT,
         HouseholdKind.INMINBAN_HEAD,
+        HouseholdKind.DEPENDANT,  # abroad: no longer part of the household's life at home
+        HouseholdKind.DEPENDANT,  # detained
     ],
     dtype=np.int8,
 )

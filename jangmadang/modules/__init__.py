@@ -6,11 +6,13 @@ Order matters and is documented in docs/ODD.md (process overview and scheduling)
 2. official_economy  state wages; rations delivered to non-farm households
 3. food              harvest, food price, purchases from stock and market, food insecurity
 4. markets           who trades, goods spending, imports and exports, traders' and donju income
+5. defection         defectors move on (caught, arrived, released); new departures
 """
 
+from jangmadang.modules.defection import Defection
 from jangmadang.modules.food import Food
 from jangmadang.modules.markets import Markets
 from jangmadang.modules.official_economy import OfficialEconomy
 from jangmadang.modules.population import Population
 
-ORDER = (Population, OfficialEconomy, Food, Markets)
+ORDER = (Population, OfficialEconomy, Food, Markets, Defection)

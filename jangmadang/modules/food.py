@@ -65,9 +65,7 @@ class Food(Module):
         )
         hh.set("food_stock", stock.astype(np.float32))
         hh.add("food_insecure", bool)
-        # Households keep their size and area for the whole run.
-        self.farm = _farm_households(sim)
-        self.size_f32 = hh.size.astype(np.float32)
+        self.farm = _farm_households(sim)  # households never change area
         self.harvest_index = 1.0
         self.reference_money = float(hh.cash.sum())
         self.price = p.price_usd_per_kg
@@ -78,13 +76,14 @@ class Food(Module):
     def step(self) -> None:
         sim, p = self.sim, self.pars
         hh, ledger = sim.households, sim.ledger
+        present = sim.population.present()
         if sim.month.month == HARVEST_MONTH:
             self.harvest_index = float(
                 np.exp(p.harvest_sd * self.rng.standard_normal() - p.harvest_sd**2 / 2)
             )
             farm = self.farm
             hh.food_stock[farm] += (
-                p.farm_allocation_kg_per_person * self.harvest_index * hh.size[farm]
+                p.farm_allocation_kg_per_person * self.harvest_index * present[farm]
             )
 
         imports = p.import_share * sim.pars.world.import_capacity
@@ -99,7 +98,7 @@ class Food(Module):
         )
 
         # Household-length arrays are reused in place (float32 kg, float64 USD as before).
-        need = p.need_kg_per_person * self.size_f32
+        need = p.need_kg_per_person * present.astype(np.float32)
         eaten_from_stock = np.minimum(hh.food_stock, need)
         hh.food_stock -= eaten_from_stock
         shortfall = need - eaten_from_stock

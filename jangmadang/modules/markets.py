@@ -67,6 +67,7 @@ class Markets(Module):
             population.donju_threshold_usd,
         )
         self.exempt_count = np.zeros(hh.n, dtype=np.uint8)  # exempt workers per household
+        sim.population.role_listeners.append(self._stopped_trading)
         self.income_per_capacity = None  # last month's trading income per unit of capacity
         self.reference = None  # (sales, money) in the first month: the scale of the goods market
         self.sales = self.imports = self.exports = 0.0
@@ -151,6 +152,12 @@ class Markets(Module):
         capacity[donju] += p.donju_capacity * scale
         return capacity
 
+    def _stopped_trading(self, persons: np.ndarray, role: Role) -> None:
+        """An exemption from work belongs to a trader: it ends when the person stops trading
+        for any reason (back to the workplace, abroad, detained)."""
+        if role != Role.TRADER:
+            self._set_exempt(persons, False)
+
     def _set_exempt(self, persons: np.ndarray, exempt: bool) -> None:
         """Set persons' exemption from work, keeping the per-household count in step."""
         people = self.sim.people
@@ -185,8 +192,7 @@ class Markets(Module):
 
         population = sim.population
         quitting = reviewing[people.exempt[reviewing] & (perceived < 0)]
-        population.set_role(quitting, Role.WORKER)
-        self._set_exempt(quitting, False)
+        population.set_role(quitting, Role.WORKER)  # which also ends their exemption
 
         role = people.role[reviewing]
         joining = reviewing[

@@ -69,7 +69,8 @@ class OfficialEconomy(Module):
         unit_delivers = self.rng.random(len(self.unit_province)) < prob
         self.delivered = unit_delivers[hh.inminban] & hh.urban
         delivered = np.flatnonzero(self.delivered)
-        hh.food_stock[delivered] += p.ration_kg_per_person * hh.size[delivered]
+        present = sim.population.present()
+        hh.food_stock[delivered] += p.ration_kg_per_person * present[delivered]
 
     def household_wages(self) -> np.ndarray:
         """Each household's wages: members in each role times the role's wage.

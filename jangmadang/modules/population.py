@@ -83,6 +83,7 @@ class Geography:
     names: list[str]
     census: np.ndarray
     border: np.ndarray  # bool per province
+    river: list[str]  # "tumen", "yalu" or "" (interior)
     source: str
 
     @property
@@ -103,6 +104,7 @@ class Geography:
             names=[r["name"] for r in rows],
             census=np.array([r["census_2008"] for r in rows], dtype=np.int64),
             border=np.array([r["border"] for r in rows], dtype=bool),
+            river=[r.get("river", "") for r in rows],
             source=raw["source"],
         )
 
@@ -167,6 +169,7 @@ class Population(Module):
         self._assign_roles(people, hh, geo, p, rng)
         hh.add("kind", np.int8)
         self.role_count = np.zeros((len(Role), 0), dtype=np.uint8)  # (role, household) counts
+        self.role_listeners = []  # called as listener(persons, new_role) by set_role
         self.update_household_kind()
         self._province_sizes = None
 
@@ -246,7 +249,8 @@ class Population(Module):
 
         Modules change roles through here (or call :meth:`update_household_kind` after writing
         ``people.role`` themselves), so that ``role_count`` stays true without a monthly pass
-        over 26 million persons.
+        over 26 million persons. Functions in ``role_listeners`` are then called with the
+        persons and their new role, so a module can drop state that belonged to the old role.
         """
         people, hh = self.sim.people, self.sim.households
         persons = sorted_distinct(persons)
@@ -263,17 +267,26 @@ class Population(Module):
         self.role_count[role, changed] += count
         people.role[persons] = role
         hh.kind[changed] = _kind_from_counts(self.role_count[:, changed])
+        for listener in self.role_listeners:
+            listener(persons, role)
+
+    def present(self) -> np.ndarray:
+        """Members living at home: registered members less those abroad or detained."""
+        counts = self.role_count
+        return self.sim.households.size - counts[Role.ABROAD] - counts[Role.DETAINED]
 
     def record(self, rec) -> None:
         people, hh, geo = self.sim.people, self.sim.households, self.sim.geography
-        rec.add("population", people.n)
+        abroad = self.role_count[Role.ABROAD]
+        rec.add("population", people.n - int(abroad.sum(dtype=np.int64)))
         rec.add("households", hh.n)
-        if self._province_sizes is None:  # persons and households never move between provinces
+        if self._province_sizes is None:  # households never move between provinces
             self._province_sizes = (
                 group_sum(hh.province, geo.n, hh.size),
                 group_sum(hh.province, geo.n),
             )
-        persons, households = self._province_sizes
+        registered, households = self._province_sizes
+        persons = registered - group_sum(hh.province, geo.n, abroad)
         rec.add_groups("population", persons, "province", geo.names)
         rec.add_groups("households", households, "province", geo.names)
         rec.add_groups(

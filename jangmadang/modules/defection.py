@@ -1,0 +1,288 @@
+"""Defection: who leaves, the months in transit through China, capture and return, settlement.
+
+Each month every adult at home may leave. The monthly hazard is a product of factors: the
+province's distance to the Chinese border, the state of the border and the guards' year-by-year
+tightening, whether the person is tied to an assigned workplace (men are; married women who
+trade are freer, so most who leave are women), relatives already in the South (who arrange and
+pay the brokers), the household's cash against the trip's cost, and hunger. The mechanism, not a
+quota, decides who goes.
+
+A person who leaves keeps their row and their household link (the link that remittances later
+follow) and takes the role ``ABROAD``, so they stop earning, trading and eating at home. In
+transit they may be caught and sent back (role ``DETAINED`` for months in a labour camp, then
+home to an assigned job); otherwise they reach South Korea and settle.
+
+Defectors are kept in a small registry, one row per person who ever left (tens of thousands at
+full scale), so the monthly rules never scan 26 million persons.
+"""
+
+from __future__ import annotations
+
+import csv
+from importlib import resources
+
+import numpy as np
+from pydantic import Field
+
+from jangmadang.ledger import HOUSEHOLDS
+from jangmadang.module import Module, ParameterModel
+from jangmadang.results import group_sum
+from jangmadang.state import Role
+
+# Stages in the registry
+TRANSIT, SETTLED, DETAINED, RETURNED = 1, 2, 3, 4
+
+# How free each role is to leave, relative to a trader (free to move for business).
+FREE_ROLES = (Role.TRADER, Role.DONJU)
+TIED_ROLES = (Role.WORKER, Role.FARMER, Role.INMINBAN_HEAD)
+OFFICIAL_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL, Role.MSS_AGENT)
+
+
+class DefectionParams(ParameterModel):
+    base_hazard: float = Field(1.2e-5, ge=0, le=0.01)
+    tumen_multiplier: float = Field(25.0, ge=1, le=200)
+    yalu_multiplier: float = Field(3.0, ge=1, le=200)
+    restricted_multiplier: float = Field(0.5, ge=0, le=1)
+    closed_multiplier: float = Field(0.03, ge=0, le=1)
+    guard_tightening_per_year: float = Field(0.06, ge=0, le=0.5)
+    guard_reference_year: int = Field(2012, ge=1990, le=2100)
+    tied_multiplier: float = Field(0.12, ge=0, le=1)
+    official_multiplier: float = Field(0.02, ge=0, le=1)
+    relatives_abroad_multiplier: float = Field(6.0, ge=1, le=50)
+    food_insecure_multiplier: float = Field(2.0, ge=1, le=10)
+    trip_cost_usd: float = Field(8_000.0, gt=0)
+    pay_later_share: float = Field(0.3, ge=0, le=1)
+    upfront_payment_share: float = Field(0.3, ge=0, le=1)
+    transit_months: float = Field(4.0, ge=1, le=60)
+    capture_hazard: float = Field(0.04, ge=0, le=1)
+    capture_multiplier_closed: float = Field(3.0, ge=1, le=20)
+    detention_months: int = Field(12, ge=0, le=120)
+
+
+class Defection(Module):
+    name = "defection"
+    Params = DefectionParams
+    rules = {
+        "defection.hazard": "Each adult at home may leave each month with a hazard that multiplies the province (Tumen border, Yalu border, interior), border state, guard tightening, ties to a workplace, relatives abroad, cash against the trip's cost and hunger.",
+        "defection.who_leaves": "Within a household, who leaves is drawn by how free each member is to move: traders far more than those tied to a workplace, officials hardly ever.",
+        "defection.trip_payment": "Without relatives in the South the household pays part of the trip's cost to brokers up front; relatives in the South pay for those who have them.",
+        "defection.transit": "In transit a defector is caught and sent back with a monthly hazard, higher when the border is closed; otherwise they reach South Korea after a few months on average.",
+        "defection.detention": "A returned defector spends months in a labour camp, then comes home to an assigned job.",
+        "defection.initial_stock": "Defectors who arrived before the first simulated month start settled in the South, linked to households drawn by the same hazard weights.",
+    }
+
+    def init_state(self) -> None:
+        sim = self.sim
+        sim.ledger.open("brokers", external=True)  # brokers in China: money leaves the country
+        self.registry = _empty_registry()
+        self.arrivals = self.departures = self.captured = 0
+        self.arrivals_by = np.zeros((sim.geography.n, 2), dtype=np.int64)  # province x sex
+        sim.households.add("relatives_abroad", np.int8)
+        self._seed_initial_stock()
+
+    # -- monthly rule ------------------------------------------------------------------------
+
+    def step(self) -> None:
+        self.arrivals = self.departures = self.captured = 0
+        self.arrivals_by[:] = 0
+        self._advance_registry()
+        self._depart()
+
+    def _hazard_by_household(self) -> np.ndarray:
+        """Expected departures per household this month (sum of members' hazards)."""
+        sim, p, world = self.sim, self.pars, self.sim.pars.world
+        hh, counts = sim.households, sim.population.role_count
+        border = {
+            "open": 1.0,
+            "restricted": p.restricted_multiplier,
+            "closed": p.closed_multiplier,
+        }[world.border]
+        years = sim.month.year - p.guard_reference_year + (sim.month.month - 1) / 12
+        scale = p.base_hazard * border * np.exp(-p.guard_tightening_per_year * years)
+        province = _province_multipliers(sim.geography, p)
+
+        movers = _sum_rows(counts, FREE_ROLES) + p.tied_multiplier * _sum_rows(counts, TIED_ROLES)
+        movers += p.official_multiplier * _sum_rows(counts, OFFICIAL_ROLES)
+        hazard = movers * (scale * province[hh.province])
+        relatives = hh.relatives_abroad > 0
+        hazard[relatives] *= p.relatives_abroad_multiplier
+        hazard[hh.food_insecure] *= p.food_insecure_multiplier
+        # Relatives in the South pay the brokers; others need cash, or a broker who waits.
+        affordable = np.minimum(1.0, p.pay_later_share + hh.cash / p.trip_cost_usd)
+        hazard *= np.where(relatives, 1.0, affordable)
+        return hazard
+
+    def _depart(self) -> None:
+        sim, p = self.sim, self.pars
+        hh = sim.households
+        hazard = self._hazard_by_household()
+        leaving = np.flatnonzero(self.rng.random(hh.n) < -np.expm1(-hazard))
+        if len(leaving) == 0:
+            return
+        persons = np.array([self._choose_member(h) for h in leaving], dtype=np.int64)
+        keep = persons >= 0
+        persons, leaving = persons[keep], leaving[keep]
+
+        payers = leaving[hh.relatives_abroad[leaving] == 0]
+        fares = np.minimum(hh.cash[payers], p.upfront_payment_share * p.trip_cost_usd)
+        sim.ledger.pay("defection_trip", HOUSEHOLDS, "brokers", fares, debit_idx=payers)
+
+        sim.population.set_role(persons, Role.ABROAD)
+        self._register(persons, TRANSIT, months=0, left=self._ordinal())
+        self.departures = len(persons)
+
+    def _choose_member(self, household: int) -> int:
+        """One adult member at home, drawn by how free each is to move; -1 if none."""
+        people, hh, p = self.sim.people, self.sim.households, self.pars
+        lo = int(hh.first_person[household])
+        members = np.arange(lo, lo + int(hh.size[household]))
+        weight = _role_weights(p)[people.role[members]]
+        total = weight.sum()
+        if total <= 0:
+            return -1
+        return int(members[np.searchsorted(np.cumsum(weight), self.rng.random() * total)])
+
+    def _advance_registry(self) -> None:
+        """Move defectors along: transit -> caught or settled; detained -> home."""
+        sim, p, reg = self.sim, self.pars, self.registry
+        reg["months"] += 1
+        closed = sim.pars.world.border == "closed"
+
+        transit = np.flatnonzero(reg["stage"] == TRANSIT)
+        capture = p.capture_hazard * (p.capture_multiplier_closed if closed else 1.0)
+        draw = self.rng.random(len(transit))
+        caught = transit[draw < capture]
+        arrived = transit[(draw >= capture) & (draw < capture + (1 - capture) / p.transit_months)]
+
+        reg["stage"][arrived], reg["months"][arrived] = SETTLED, 0
+        reg["arrived"][arrived] = self._ordinal()
+        np.add.at(sim.households.relatives_abroad, reg["household"][arrived], 1)
+        np.add.at(self.arrivals_by, (reg["province"][arrived], reg["female"][arrived]), 1)
+        self.arrivals = len(arrived)
+
+        reg["stage"][caught], reg["months"][caught] = DETAINED, 0
+        sim.population.set_role(reg["person"][caught], Role.DETAINED)
+        self.captured = len(caught)
+
+        released = np.flatnonzero(
+            (reg["stage"] == DETAINED) & (reg["months"] >= p.detention_months)
+        )
+        if len(released):
+            reg["stage"][released] = RETURNED
+            persons = reg["person"][released]
+            urban = sim.households.urban[reg["household"][released]]
+            sim.population.set_role(persons[urban], Role.WORKER)
+            sim.population.set_role(persons[~urban], Role.FARMER)
+
+    # -- registry ------------------------------------------------------------------------------
+
+    def _register(self, persons: np.ndarray, stage: int, months, left, arrived=-1) -> None:
+        sim = self.sim
+        household = sim.people.household[persons]
+        rows = {
+            "person": persons.astype(np.int64),
+            "household": household.astype(np.int32),
+            "province": sim.households.province[household].astype(np.int8),
+            "female": sim.people.female[persons].astype(np.int8),
+            "stage": np.full(len(persons), stage, dtype=np.int8),
+            "months": np.broadcast_to(np.asarray(months, dtype=np.int16), len(persons)).copy(),
+            "left": np.broadcast_to(np.asarray(left, dtype=np.int32), len(persons)).copy(),
+            "arrived": np.broadcast_to(np.asarray(arrived, dtype=np.int32), len(persons)).copy(),
+        }
+        for key, values in rows.items():
+            self.registry[key] = np.concatenate([self.registry[key], values])
+
+    def _ordinal(self) -> int:
+        return self.sim.month.year * 12 + self.sim.month.month - 1
+
+    def _seed_initial_stock(self) -> None:
+        """Defectors who arrived before the first simulated month, linked to origin households.
+
+        Households are drawn with the same weights as the monthly hazard (province, who is free
+        to move); arrival years follow the published series.
+        """
+        sim, p, rng = self.sim, self.pars, self.rng
+        first_year = sim.month.year
+        arrivals = {year: n for year, n in load_arrivals().items() if year < first_year}
+        scale = sim.pars.population.effective_scale
+        per_year = {y: int(rng.binomial(n, scale)) for y, n in arrivals.items()}
+        total = sum(per_year.values())
+        if total == 0:
+            return
+        people, hh = sim.people, sim.households
+        province = _province_multipliers(sim.geography, p)
+        weight = _role_weights(p)[people.role] * province[hh.province[people.household]]
+        chosen = rng.choice(people.n, size=total, replace=False, p=weight / weight.sum())
+        chosen.sort()
+        years = np.repeat(np.array(list(per_year), dtype=np.int32), list(per_year.values()))
+        arrived = years[rng.permutation(total)] * 12 + rng.integers(0, 12, total)
+        months_settled = np.maximum(self._ordinal() - arrived, 0)
+        sim.population.set_role(chosen, Role.ABROAD)
+        self._register(chosen, SETTLED, months=months_settled, left=arrived, arrived=arrived)
+        np.add.at(hh.relatives_abroad, people.household[chosen], 1)
+
+    # -- results -------------------------------------------------------------------------------
+
+    def record(self, rec) -> None:
+        geo, reg = self.sim.geography, self.registry
+        stage = reg["stage"]
+        rec.add("defections", self.departures)
+        rec.add("arrivals_south_korea", self.arrivals)
+        rec.add_groups("arrivals_south_korea", self.arrivals_by.sum(axis=1), "province", geo.names)
+        rec.add_groups(
+            "arrivals_south_korea", self.arrivals_by.sum(axis=0), "sex", ["male", "female"]
+        )
+        rec.add("captured_in_transit", self.captured)
+        rec.add("in_transit", int((stage == TRANSIT).sum()))
+        rec.add("defectors_in_south_korea", int((stage == SETTLED).sum()))
+        rec.add("detained_returnees", int((stage == DETAINED).sum()))
+        with_relatives = self.sim.households.relatives_abroad > 0
+        rec.add("households_with_relatives_abroad", int(with_relatives.sum()))
+        rec.add_groups(
+            "households_with_relatives_abroad",
+            group_sum(self.sim.households.province, geo.n, with_relatives),
+            "province",
+            geo.names,
+        )
+
+
+def load_arrivals() -> dict[int, int]:
+    """Published arrivals in South Korea per year (Ministry of Unification)."""
+    text = resources.files("jangmadang.data").joinpath("arrivals.csv").read_text()
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {int(r["year"]): int(r["arrivals"]) for r in rows}
+
+
+def _province_multipliers(geography, p: DefectionParams) -> np.ndarray:
+    """Hazard multiplier per province: crossings happen mostly over the narrow Tumen river."""
+    by_river = {"tumen": p.tumen_multiplier, "yalu": p.yalu_multiplier, "": 1.0}
+    return np.array([by_river[river] for river in geography.river])
+
+
+def _role_weights(p: DefectionParams) -> np.ndarray:
+    weight = np.zeros(len(Role))
+    weight[list(FREE_ROLES)] = 1.0
+    weight[list(TIED_ROLES)] = p.tied_multiplier
+    weight[list(OFFICIAL_ROLES)] = p.official_multiplier
+    return weight  # dependants (children, the elderly) do not leave on their own
+
+
+def _sum_rows(counts: np.ndarray, roles) -> np.ndarray:
+    total = counts[roles[0]].astype(np.float64)
+    for role in roles[1:]:
+        total += counts[role]
+    return total
+
+
+def _empty_registry() -> dict[str, np.ndarray]:
+    dtypes = {
+        "person": np.int64,
+        "household": np.int32,
+        "province": np.int8,
+        "female": np.int8,
+        "stage": np.int8,
+        "months": np.int16,
+        "left": np.int32,
+        "arrived": np.int32,
+    }
+    return {key: np.zeros(0, dtype=dtype) for key, dtype in dtypes.items()}

@@ -1,0 +1,103 @@
+"""Defection: arrivals match the published series, the registry agrees with persons and
+households, and the patterns the reports describe emerge from the hazard."""
+
+import numpy as np
+import pytest
+
+import jangmadang as jm
+from jangmadang.modules.defection import DETAINED, SETTLED, TRANSIT, load_arrivals
+from jangmadang.state import Role
+
+PERSONS = 2_000_000  # about 110 arrivals a year: small enough for the suite, large enough to test
+SEEDS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return [
+        jm.Sim("baseline", population=PERSONS, seed=seed, start="2012-01", end="2019-12").run()
+        for seed in SEEDS
+    ]
+
+
+def yearly(sim, indicator, dimension="all", group="all"):
+    series = sim.series(indicator, dimension, group)
+    return series.groupby(series.index.year).sum()
+
+
+def test_arrivals_2012_2019_within_25_percent_of_the_published_series(runs):
+    scale = PERSONS / 25_970_000
+    simulated = sum(yearly(sim, "arrivals_south_korea") for sim in runs) / len(runs) / scale
+    published = load_arrivals()
+    for year, value in simulated.items():
+        assert abs(value / published[year] - 1) < 0.25, (year, value, published[year])
+
+
+def test_most_arrivals_are_women_because_men_are_tied_to_workplaces(runs):
+    for sim in runs:
+        women = yearly(sim, "arrivals_south_korea", "sex", "female").sum()
+        men = yearly(sim, "arrivals_south_korea", "sex", "male").sum()
+        assert women > 1.5 * men
+
+
+def test_most_arrivals_come_from_the_tumen_border_provinces(runs):
+    for sim in runs:
+        by_province = {
+            g: yearly(sim, "arrivals_south_korea", "province", g).sum() for g in sim.geography.names
+        }
+        tumen = by_province["North Hamgyong"] + by_province["Ryanggang"]
+        assert tumen > 0.6 * sum(by_province.values())
+        assert by_province["North Hamgyong"] > by_province["Pyongyang"]
+
+
+def test_registry_agrees_with_roles_and_households(runs):
+    sim = runs[0]
+    reg, people, hh = sim.defection.registry, sim.people, sim.households
+    stage = reg["stage"]
+    abroad = np.flatnonzero(people.role == Role.ABROAD)
+    assert np.array_equal(np.sort(reg["person"][(stage == TRANSIT) | (stage == SETTLED)]), abroad)
+    detained = np.flatnonzero(people.role == Role.DETAINED)
+    assert np.array_equal(np.sort(reg["person"][stage == DETAINED]), detained)
+    settled_households = np.bincount(reg["household"][stage == SETTLED], minlength=hh.n)
+    assert np.array_equal(settled_households, hh.relatives_abroad)
+    assert np.array_equal(people.household[reg["person"]], reg["household"])
+    counts = sim.population.role_count
+    assert np.array_equal(
+        counts[Role.ABROAD], np.bincount(people.household[abroad], minlength=hh.n)
+    )
+
+
+def test_defectors_are_not_counted_at_home(runs):
+    sim = runs[0]
+    abroad = (sim.people.role == Role.ABROAD).sum()
+    assert sim.series("population").iloc[-1] == sim.people.n - abroad
+    assert (
+        sim.population.present().sum()
+        == sim.people.n - abroad - (sim.people.role == Role.DETAINED).sum()
+    )
+
+
+def test_trips_are_paid_to_brokers_through_the_ledger(runs):
+    df = runs[0].results
+    trips = df[(df.indicator == "money_destroyed_usd") & (df.group == "defection_trip")]
+    assert trips.value.sum() > 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_border_closure_cuts_defections_and_arrivals(seed):
+    def run(name):
+        return jm.Sim(name, population=500_000, seed=seed, start="2019-01", end="2022-12").run()
+
+    closed, open_ = run("baseline"), run("no_border_closure")
+    window = slice("2020-03", "2022-12")
+    for indicator in ("defections", "arrivals_south_korea"):
+        assert closed.series(indicator)[window].sum() < 0.5 * open_.series(indicator)[window].sum()
+
+
+def test_arrivals_plot_compares_yearly_totals_with_the_published_series(runs, tmp_path):
+    from jangmadang.plotting import plot_run
+
+    sim = runs[0]
+    path = plot_run(sim.results, sim.scenario.events, tmp_path / "arrivals.png",
+                    ["arrivals_south_korea"], scale=PERSONS / 25_970_000)
+    assert path.stat().st_size > 10_000
