@@ -98,6 +98,11 @@ def test_arrivals_plot_compares_yearly_totals_with_the_published_series(runs, tm
     from jangmadang.plotting import plot_run
 
     sim = runs[0]
-    path = plot_run(sim.results, sim.scenario.events, tmp_path / "arrivals.png",
-                    ["arrivals_south_korea"], scale=PERSONS / 25_970_000)
+    path = plot_run(
+        sim.results,
+        sim.scenario.events,
+        tmp_path / "arrivals.png",
+        ["arrivals_south_korea"],
+        scale=PERSONS / 25_970_000,
+    )
     assert path.stat().st_size > 10_000
