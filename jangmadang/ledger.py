@@ -24,6 +24,7 @@ class IncomeSource(IntEnum):
 
     STATE = 0  # wages from the state
     MARKET = 1  # trading, business, farm sales
+    REMITTANCE = 2  # money from relatives in South Korea, after brokers' fees
 
 
 class MoneyNotConserved(AssertionError):

@@ -33,6 +33,15 @@ def _published_arrivals() -> dict[int, int]:
     return load_arrivals()
 
 
+# Panels stacking several national series: where each remitted dollar went.
+STACKED = {
+    "remittance_flows": {
+        "remittance_broker_fees_usd": "kept by brokers",
+        "remittances_seized_usd": "seized by the state",
+        "remittances_received_usd": "received by families",
+    },
+}
+
 # Indicators with a published yearly series: the panel compares yearly totals at 1:1 scale.
 PUBLISHED = {
     "arrivals_south_korea": ("published (Ministry of Unification)", _published_arrivals),
@@ -52,7 +61,7 @@ def plot_run(
     ``scale`` is the run's share of the full population; with it, an indicator that has a
     published series is drawn as yearly totals at 1:1 scale beside the published figures.
     """
-    unknown = sorted(set(indicators) - set(results["indicator"].unique()))
+    unknown = sorted(set(indicators) - set(results["indicator"].unique()) - set(STACKED))
     if unknown:
         raise KeyError(", ".join(unknown))
     columns = 2 if len(indicators) > 1 else 1
@@ -63,7 +72,9 @@ def plot_run(
     for ax, indicator in zip(axes.flat, indicators, strict=False):
         data = results[results["indicator"] == indicator]
         national = data[data["dimension"] == "all"]
-        if indicator in PUBLISHED and scale and not national.empty:
+        if indicator in STACKED:
+            _stacked(ax, results, STACKED[indicator])
+        elif indicator in PUBLISHED and scale and not national.empty:
             _against_published(ax, national, *PUBLISHED[indicator], scale)
         elif not national.empty:
             ax.plot(national["date"], national["value"], color="tab:blue", lw=1.4)
@@ -87,6 +98,15 @@ def plot_run(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _stacked(ax, results: pd.DataFrame, parts: dict[str, str]) -> None:
+    national = results[results["dimension"] == "all"]
+    wide = national[national["indicator"].isin(parts)].pivot(
+        index="date", columns="indicator", values="value"
+    )
+    ax.stackplot(wide.index, [wide[name] for name in parts], labels=list(parts.values()), alpha=0.8)
+    ax.legend(fontsize=6, loc="upper left")
 
 
 def _against_published(ax, national: pd.DataFrame, label: str, load, scale: float) -> None:

@@ -36,6 +36,7 @@ from jangmadang.modules.food import FoodParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
 from jangmadang.modules.population import PopulationParams
+from jangmadang.modules.remittances import RemittancesParams
 from jangmadang.timeline import Month, add_months, format_month, months_between, parse_month
 from jangmadang.world import WorldParams
 
@@ -53,6 +54,7 @@ class Parameters(ParameterModel):
     food: FoodParams = Field(default_factory=FoodParams)
     markets: MarketsParams = Field(default_factory=MarketsParams)
     defection: DefectionParams = Field(default_factory=DefectionParams)
+    remittances: RemittancesParams = Field(default_factory=RemittancesParams)
 
 
 class Event(ParameterModel):

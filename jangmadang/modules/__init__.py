@@ -7,6 +7,7 @@ Order matters and is documented in docs/ODD.md (process overview and scheduling)
 3. food              harvest, food price, purchases from stock and market, food insecurity
 4. markets           who trades, goods spending, imports and exports, traders' and donju income
 5. defection         defectors move on (caught, arrived, released); new departures
+6. remittances       settled defectors send money home through brokers in China
 """
 
 from jangmadang.modules.defection import Defection
@@ -14,5 +15,6 @@ from jangmadang.modules.food import Food
 from jangmadang.modules.markets import Markets
 from jangmadang.modules.official_economy import OfficialEconomy
 from jangmadang.modules.population import Population
+from jangmadang.modules.remittances import Remittances
 
-ORDER = (Population, OfficialEconomy, Food, Markets, Defection)
+ORDER = (Population, OfficialEconomy, Food, Markets, Defection, Remittances)

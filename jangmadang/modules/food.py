@@ -65,6 +65,7 @@ class Food(Module):
         )
         hh.set("food_stock", stock.astype(np.float32))
         hh.add("food_insecure", bool)
+        hh.add("spending", np.float32)  # this month's spending on food and goods (markets adds)
         self.farm = _farm_households(sim)  # households never change area
         self.harvest_index = 1.0
         self.reference_money = float(hh.cash.sum())
@@ -108,6 +109,7 @@ class Food(Module):
         del shortfall
         spend = bought * self.price
         self.spending = ledger.pay("food_purchase", HOUSEHOLDS, "market", spend)
+        hh.spending[:] = spend
         del spend
         eaten = np.add(bought, eaten_from_stock, out=bought)
         need *= p.insecure_threshold

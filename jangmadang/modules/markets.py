@@ -104,6 +104,7 @@ class Markets(Module):
         bought = desired
         bought *= min(1.0, sales_value / max(desired.sum(), 1e-12))
         ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
+        hh.spending += bought
         import_cost = bought.sum() * imported / volume * (1 - p.import_margin)
         self.imports = ledger.pay("goods_imports", "market", "abroad", import_cost)
 
