@@ -37,6 +37,7 @@ from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
 from jangmadang.modules.population import PopulationParams
 from jangmadang.modules.remittances import RemittancesParams
+from jangmadang.modules.security import SecurityParams
 from jangmadang.timeline import Month, add_months, format_month, months_between, parse_month
 from jangmadang.world import WorldParams
 
@@ -55,6 +56,7 @@ class Parameters(ParameterModel):
     markets: MarketsParams = Field(default_factory=MarketsParams)
     defection: DefectionParams = Field(default_factory=DefectionParams)
     remittances: RemittancesParams = Field(default_factory=RemittancesParams)
+    security: SecurityParams = Field(default_factory=SecurityParams)
 
 
 class Event(ParameterModel):

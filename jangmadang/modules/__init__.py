@@ -8,6 +8,7 @@ Order matters and is documented in docs/ODD.md (process overview and scheduling)
 4. markets           who trades, goods spending, imports and exports, traders' and donju income
 5. defection         defectors move on (caught, arrived, released); new departures
 6. remittances       settled defectors send money home through brokers in China
+7. security          agents watch defector families: remittance cuts, bribes or reports, errands
 """
 
 from jangmadang.modules.defection import Defection
@@ -16,5 +17,6 @@ from jangmadang.modules.markets import Markets
 from jangmadang.modules.official_economy import OfficialEconomy
 from jangmadang.modules.population import Population
 from jangmadang.modules.remittances import Remittances
+from jangmadang.modules.security import Security
 
-ORDER = (Population, OfficialEconomy, Food, Markets, Defection, Remittances)
+ORDER = (Population, OfficialEconomy, Food, Markets, Defection, Remittances, Security)
