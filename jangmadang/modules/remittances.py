@@ -20,6 +20,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.defection import SETTLED
+from jangmadang.results import group_mean, group_sum
 
 
 class RemittancesParams(ParameterModel):
@@ -127,7 +128,7 @@ class Remittances(Module):
         received = hh.income[:, IncomeSource.REMITTANCE]
         rec.add_groups(
             "remittances_received_usd",
-            np.bincount(hh.province, weights=received, minlength=geo.n),
+            group_sum(hh.province, geo.n, received),
             "province",
             geo.names,
         )
@@ -143,6 +144,4 @@ class Remittances(Module):
             ("cash_mean_usd", hh.cash),
             ("income_total_usd", hh.income.sum(axis=1, dtype=np.float64)),
         ):
-            sums = np.bincount(relatives, weights=values, minlength=2)
-            counts = np.bincount(relatives, minlength=2)
-            rec.add_groups(name, sums / np.maximum(counts, 1), "relatives_abroad", groups)
+            rec.add_groups(name, group_mean(relatives, 2, values), "relatives_abroad", groups)

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
+from jangmadang.results import group_mean
 from jangmadang.state import Role
 
 
@@ -116,12 +117,10 @@ class Security(Module):
             return
         border = sim.geography.border[sim.households.province[sim.people.household[agents]]]
         rec.add("agent_bribe_income_usd", income.mean())
+        is_interior = (~border).astype(np.int8)  # group 0 border, 1 interior
         rec.add_groups(
             "agent_bribe_income_usd",
-            [
-                income[border].mean() if border.any() else np.nan,
-                income[~border].mean() if (~border).any() else np.nan,
-            ],
+            group_mean(is_interior, 2, income),
             "border",
             ["border", "interior"],
         )
