@@ -32,6 +32,7 @@ from pydantic import (
 
 from jangmadang.module import ParameterModel
 from jangmadang.modules.defection import DefectionParams
+from jangmadang.modules.enforcement import EnforcementParams
 from jangmadang.modules.food import FoodParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
@@ -51,6 +52,7 @@ class Parameters(ParameterModel):
 
     world: WorldParams = Field(default_factory=WorldParams)
     population: PopulationParams = Field(default_factory=PopulationParams)
+    enforcement: EnforcementParams = Field(default_factory=EnforcementParams)
     official_economy: OfficialEconomyParams = Field(default_factory=OfficialEconomyParams)
     food: FoodParams = Field(default_factory=FoodParams)
     markets: MarketsParams = Field(default_factory=MarketsParams)

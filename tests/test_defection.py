@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import jangmadang as jm
-from jangmadang.modules.defection import DETAINED, SETTLED, TRANSIT, load_arrivals
+from jangmadang.modules.defection import RETURNED, SETTLED, TRANSIT, load_arrivals
 from jangmadang.state import Role
 
 PERSONS = 2_000_000  # about 110 arrivals a year: small enough for the suite, large enough to test
@@ -57,7 +57,9 @@ def test_registry_agrees_with_roles_and_households(runs):
     abroad = np.flatnonzero(people.role == Role.ABROAD)
     assert np.array_equal(np.sort(reg["person"][(stage == TRANSIT) | (stage == SETTLED)]), abroad)
     detained = np.flatnonzero(people.role == Role.DETAINED)
-    assert np.array_equal(np.sort(reg["person"][stage == DETAINED]), detained)
+    assert np.array_equal(np.sort(sim.enforcement.camp_person), detained)
+    returned = reg["person"][stage == RETURNED]
+    assert not np.isin(people.role[returned], [Role.ABROAD, Role.DEPENDANT]).any()
     settled_households = np.bincount(reg["household"][stage == SETTLED], minlength=hh.n)
     assert np.array_equal(settled_households, hh.relatives_abroad)
     assert np.array_equal(people.household[reg["person"]], reg["household"])

@@ -9,8 +9,9 @@ quota, decides who goes.
 
 A person who leaves keeps their row and their household link (the link that remittances later
 follow) and takes the role ``ABROAD``, so they stop earning, trading and eating at home. In
-transit they may be caught and sent back (role ``DETAINED`` for months in a labour camp, then
-home to an assigned job); otherwise they reach South Korea and settle.
+transit they may be caught and sent back, to be punished through the shared enforcement
+function (most go to a labour camp for months, then home to an assigned job); otherwise they
+reach South Korea and settle.
 
 Defectors are kept in a small registry, one row per person who ever left (tens of thousands at
 full scale), so the monthly rules never scan 26 million persons.
@@ -26,11 +27,12 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.enforcement import Sentence
 from jangmadang.results import group_sum
 from jangmadang.state import Role
 
 # Stages in the registry
-TRANSIT, SETTLED, DETAINED, RETURNED = 1, 2, 3, 4
+TRANSIT, SETTLED, RETURNED = 1, 2, 3
 
 # How free each role is to leave, relative to a trader (free to move for business).
 FREE_ROLES = (Role.TRADER, Role.DONJU)
@@ -56,7 +58,9 @@ class DefectionParams(ParameterModel):
     transit_months: float = Field(4.0, ge=1, le=60)
     capture_hazard: float = Field(0.04, ge=0, le=1)
     capture_multiplier_closed: float = Field(3.0, ge=1, le=20)
-    detention_months: int = Field(12, ge=0, le=120)
+    returnee_camp_share: float = Field(0.8, ge=0, le=1)
+    returnee_camp_months: int = Field(12, ge=0, le=120)
+    returnee_fine_usd: float = Field(50.0, ge=0)
 
 
 class Defection(Module):
@@ -67,7 +71,7 @@ class Defection(Module):
         "defection.who_leaves": "Within a household, who leaves is drawn by how free each member is to move: traders far more than those tied to a workplace, officials hardly ever.",
         "defection.trip_payment": "Without relatives in the South the household pays part of the trip's cost to brokers up front; relatives in the South pay for those who have them.",
         "defection.transit": "In transit a defector is caught and sent back with a monthly hazard, higher when the border is closed; otherwise they reach South Korea after a few months on average.",
-        "defection.detention": "A returned defector spends months in a labour camp, then comes home to an assigned job.",
+        "defection.return_punished": "A defector caught in transit is sent back and punished: most are held in a labour camp for months; those who escape the camp are fined; families may buy their way out.",
         "defection.initial_stock": "Defectors who arrived before the first simulated month start settled in the South, linked to households drawn by the same hazard weights.",
     }
 
@@ -77,6 +81,7 @@ class Defection(Module):
         self.registry = _empty_registry()
         self.arrivals = self.departures = self.captured = 0
         self.arrivals_by = np.zeros((sim.geography.n, 2), dtype=np.int64)  # province x sex
+        sim.enforcement.declare("returned_defector")
         sim.households.add("relatives_abroad", np.int8)
         self._seed_initial_stock()
 
@@ -143,7 +148,7 @@ class Defection(Module):
         return int(members[np.searchsorted(np.cumsum(weight), self.rng.random() * total)])
 
     def _advance_registry(self) -> None:
-        """Move defectors along: transit -> caught or settled; detained -> home."""
+        """Move defectors along: transit -> caught and punished, or settled in the South."""
         sim, p, reg = self.sim, self.pars, self.registry
         reg["months"] += 1
         closed = sim.pars.world.border == "closed"
@@ -160,19 +165,16 @@ class Defection(Module):
         np.add.at(self.arrivals_by, (reg["province"][arrived], reg["female"][arrived]), 1)
         self.arrivals = len(arrived)
 
-        reg["stage"][caught], reg["months"][caught] = DETAINED, 0
-        sim.population.set_role(reg["person"][caught], Role.DETAINED)
-        self.captured = len(caught)
-
-        released = np.flatnonzero(
-            (reg["stage"] == DETAINED) & (reg["months"] >= p.detention_months)
+        reg["stage"][caught], reg["months"][caught] = RETURNED, 0
+        persons = reg["person"][caught]
+        sentence = Sentence(
+            fine_usd=p.returnee_fine_usd,
+            camp=p.returnee_camp_share,
+            camp_months=p.returnee_camp_months,
         )
-        if len(released):
-            reg["stage"][released] = RETURNED
-            persons = reg["person"][released]
-            urban = sim.households.urban[reg["household"][released]]
-            sim.population.set_role(persons[urban], Role.WORKER)
-            sim.population.set_role(persons[~urban], Role.FARMER)
+        sim.population.assign_ordinary_job(np.sort(persons))  # home, then punished
+        sim.enforcement.punish("returned_defector", persons, sentence)
+        self.captured = len(caught)
 
     # -- registry ------------------------------------------------------------------------------
 
@@ -235,7 +237,9 @@ class Defection(Module):
         rec.add("captured_in_transit", self.captured)
         rec.add("in_transit", int((stage == TRANSIT).sum()))
         rec.add("defectors_in_south_korea", int((stage == SETTLED).sum()))
-        rec.add("detained_returnees", int((stage == DETAINED).sum()))
+        returned = reg["person"][stage == RETURNED]
+        held = self.sim.people.role[returned] == Role.DETAINED
+        rec.add("detained_returnees", int(held.sum()))
         with_relatives = self.sim.households.relatives_abroad > 0
         rec.add("households_with_relatives_abroad", int(with_relatives.sum()))
         rec.add_groups(

@@ -66,7 +66,6 @@ class Food(Module):
         hh.set("food_stock", stock.astype(np.float32))
         hh.add("food_insecure", bool)
         hh.add("spending", np.float32)  # this month's spending on food and goods (markets adds)
-        self.farm = _farm_households(sim)  # households never change area
         self.harvest_index = 1.0
         self.reference_money = float(hh.cash.sum())
         self.price = p.price_usd_per_kg
@@ -82,7 +81,7 @@ class Food(Module):
             self.harvest_index = float(
                 np.exp(p.harvest_sd * self.rng.standard_normal() - p.harvest_sd**2 / 2)
             )
-            farm = self.farm
+            farm = sim.population.rural
             hh.food_stock[farm] += (
                 p.farm_allocation_kg_per_person * self.harvest_index * present[farm]
             )
@@ -117,7 +116,7 @@ class Food(Module):
         del need, eaten, eaten_from_stock
 
         ledger.pay("grain_imports", "market", "abroad", self.spending * imports / supply)
-        farm = self.farm
+        farm = sim.population.rural
         farmers = sim.population.role_count[Role.FARMER][farm]
         domestic = self.spending * (1 - imports / supply)
         n_farmers = farmers.sum(dtype=np.int64)
@@ -153,8 +152,3 @@ class Food(Module):
             "area",
             ["rural", "urban"],
         )
-
-
-def _farm_households(sim) -> np.ndarray:
-    """Rural households belong to cooperative farms and share in the harvest."""
-    return np.flatnonzero(~sim.households.urban)

@@ -38,7 +38,9 @@ class OfficialEconomy(Module):
     def init_state(self) -> None:
         self.sim.ledger.open("state", external=True)
         self.delivered = np.zeros(0, dtype=bool)
-        self.unit_province = None  # province of each inminban, found in the first month
+        hh = self.sim.households  # an inminban's province never changes (exile stays within it)
+        self.unit_province = np.zeros(int(hh.inminban.max(initial=-1)) + 1, dtype=np.int8)
+        self.unit_province[hh.inminban] = hh.province
 
     def wage_by_role(self) -> np.ndarray:
         p = self.pars
@@ -58,9 +60,6 @@ class OfficialEconomy(Module):
             "wages", "state", HOUSEHOLDS, self.household_wages(), source=IncomeSource.STATE
         )
 
-        if self.unit_province is None:  # households never change inminban
-            first = np.flatnonzero(np.r_[True, np.diff(hh.inminban) != 0])
-            self.unit_province = hh.province[first]
         prob = np.where(
             self.unit_province == sim.geography.pyongyang,
             p.ration_delivery_prob_pyongyang,

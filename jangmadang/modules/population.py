@@ -28,6 +28,9 @@ from jangmadang.state import (
     sorted_distinct,
 )
 
+# Roles tied to a town that an exiled household's members lose (traders keep trading).
+TOWN_POSTS = (Role.WORKER, *CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
+
 
 class PopulationParams(ParameterModel):
     full_size: PositiveInt = 25_970_000
@@ -171,6 +174,8 @@ class Population(Module):
         self.role_count = np.zeros((len(Role), 0), dtype=np.uint8)  # (role, household) counts
         self.role_listeners = []  # called as listener(persons, new_role) by set_role
         self.update_household_kind()
+        self.rural = np.flatnonzero(~hh.urban)  # farm households; changes only by exile
+        self._rural_inminban = _rural_inminban_ranges(hh.province, hh.urban, hh.inminban, geo.n)
         self._province_sizes = None
 
     def _assign_roles(self, people, hh, geo, p, rng) -> None:
@@ -270,6 +275,41 @@ class Population(Module):
         for listener in self.role_listeners:
             listener(persons, role)
 
+    def members(self, households: np.ndarray) -> np.ndarray:
+        """Every person of the given households (ascending households give ascending persons)."""
+        hh = self.sim.households
+        households = np.asarray(households)
+        size = hh.size[households].astype(np.int64)
+        start = np.repeat(hh.first_person[households] - np.cumsum(size) + size, size)
+        return start + np.arange(size.sum())
+
+    def assign_ordinary_job(self, persons: np.ndarray) -> None:
+        """Put persons back to an assigned state job: a factory in town, a farm in the
+        countryside (after dismissal, release from a labour camp or return from abroad)."""
+        urban = self.sim.households.urban[self.sim.people.household[persons]]
+        self.set_role(persons[urban], Role.WORKER)
+        self.set_role(persons[~urban], Role.FARMER)
+
+    def exile(self, households: np.ndarray) -> None:
+        """Banish urban households to the countryside: they lose urban status (and with it
+        rations), join a rural inminban of their province, and members holding town posts
+        (jobs, cadre posts, security or inminban duties) are assigned to a farm."""
+        hh, people = self.sim.households, self.sim.people
+        households = sorted_distinct(households)
+        households = households[hh.urban[households]]
+        if len(households) == 0:
+            return
+        hh.urban[households] = False
+        lo, count = self._rural_inminban[:, hh.province[households]]
+        has_rural = count > 0
+        hh.inminban[households[has_rural]] = (
+            lo[has_rural] + households[has_rural] % count[has_rural]
+        )
+        persons = self.members(households)
+        posted = np.isin(people.role[persons], TOWN_POSTS)
+        self.set_role(persons[posted], Role.FARMER)
+        self.rural = np.flatnonzero(~hh.urban)
+
     def present(self) -> np.ndarray:
         """Members living at home: registered members less those abroad or detained."""
         counts = self.role_count
@@ -349,6 +389,17 @@ def _household_sizes(n_persons: int, mean_size: float, rng) -> np.ndarray:
     sizes = draws[: cut + 1].copy()
     sizes[-1] -= total[cut] - n_persons
     return sizes
+
+
+def _rural_inminban_ranges(province, urban, inminban, n_provinces: int) -> np.ndarray:
+    """First id and number of rural inminban per province, as a (2, province) array: a rural
+    unit's ids are contiguous within its province, in the order households are stored."""
+    ranges = np.zeros((2, n_provinces), dtype=np.int64)
+    for prov in range(n_provinces):
+        units = inminban[(province == prov) & ~urban]
+        if len(units):
+            ranges[:, prov] = units.min(), units.max() - units.min() + 1
+    return ranges
 
 
 def _inminban_ids(province: np.ndarray, urban: np.ndarray, per_unit: int) -> np.ndarray:

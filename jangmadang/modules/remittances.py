@@ -9,7 +9,8 @@ A transfer is a chain of ledger payments. The defector's money (``abroad``) goes
 China (``brokers``), who smuggle it across the border; each broker in the chain keeps a cut,
 more when the border is restricted or closed, and when it is closed far fewer transfers get
 through at all. What is left is delivered to the family (income source ``REMITTANCE``), unless
-the state seizes it on the way (``state``).
+the state finds out (the shared enforcement function's detection) and seizes it (``state``);
+the family is then punished.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.defection import SETTLED
+from jangmadang.modules.enforcement import Sentence
 from jangmadang.results import group_mean, group_sum
 
 
@@ -38,7 +40,10 @@ class RemittancesParams(ParameterModel):
     broker_cut_closed: float = Field(0.20, ge=0, le=0.5)
     delivery_restricted: float = Field(0.7, ge=0, le=1)
     delivery_closed: float = Field(0.2, ge=0, le=1)
-    seizure_prob: float = Field(0.03, ge=0, le=1)
+    seizure_prob: float = Field(0.02, ge=0, le=1)
+    seizure_fine_usd: float = Field(100.0, ge=0)
+    seizure_camp_share: float = Field(0.05, ge=0, le=1)
+    seizure_camp_months: int = Field(6, ge=0, le=120)
 
 
 class Remittances(Module):
@@ -49,7 +54,7 @@ class Remittances(Module):
         "remittances.amount": "A remitter's yearly amount is drawn around $1,000 and capped by a share of their own income in the South; each transfer is that amount divided by the transfers per year.",
         "remittances.broker_chain": "Each broker in the chain keeps a cut of what reaches them; cuts rise when the border is restricted or closed.",
         "remittances.delivery": "When the border is restricted or closed only a share of transfers get through; the rest are not sent that month.",
-        "remittances.seizure": "A delivered transfer is seized by the state with a small probability, and the family receives nothing.",
+        "remittances.seizure": "The state finds out about a transfer through surveillance or informers with a small chance, seizes it and punishes the family (a fine, rarely a labour camp).",
     }
 
     def init_state(self) -> None:
@@ -59,6 +64,7 @@ class Remittances(Module):
         self.sent = self.fees = self.delivered = self.seized = 0.0
         self.transfers = 0
         self.received = np.zeros(0)
+        self.sim.enforcement.declare("remittance_seized")
 
     def _extend(self) -> None:
         """Draw the traits of defectors registered since last month."""
@@ -99,11 +105,21 @@ class Remittances(Module):
         gross = self.transfer[sending]
         kept = 1 - (1 - cut) ** p.brokers_in_chain
         net = gross * (1 - kept)
-        seized = self.rng.random(len(sending)) < p.seizure_prob
+        enforcement = sim.enforcement
+        seized = enforcement.detect(reg["household"][sending], p.seizure_prob)
 
         self.sent = ledger.pay("remittance_sent", "abroad", "brokers", gross)
         self.fees = self.sent * kept
         self.seized = ledger.pay("remittance_seized", "brokers", "state", net[seized])
+        enforcement.punish(
+            "remittance_seized",
+            enforcement.responsible_member(reg["household"][sending[seized]]),
+            Sentence(
+                fine_usd=p.seizure_fine_usd,
+                camp=p.seizure_camp_share,
+                camp_months=p.seizure_camp_months,
+            ),
+        )
         households = reg["household"][sending[~seized]]
         self.delivered = ledger.pay(
             "remittance_delivered",

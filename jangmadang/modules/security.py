@@ -5,14 +5,15 @@ paid little by the state and live off these families (004_50cf4b8f26c8f34a.txt):
 
 - On a visit the agent weighs a bribe (a share of the family's visible cash, less the expected
   cost of being caught taking it) against the career credit of reporting the family. A family
-  too poor to make a bribe worth more than a report is reported and fined.
+  too poor to make a bribe worth more than a report is reported and punished through the
+  shared enforcement function (mostly a fine; rarely exile).
 - When a watched family receives money from the South, its agent takes a cut.
 - In the border provinces agents approve errands at the border (calls, small trade) for a fee.
 
 An order to watch defector families more closely raises the visit rate (a dated event on
 ``security.contact_rate``); agents welcome it because it brings more bribes. Agents in the
 interior have few such families and little to take. Every payment goes through the ledger:
-from the family's cash to the agent's household, or to the state for fines.
+from the family's cash to the agent's household (fines go through enforcement to the state).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.enforcement import Sentence
 from jangmadang.results import group_mean
 from jangmadang.state import Role
 
@@ -33,6 +35,7 @@ class SecurityParams(ParameterModel):
     detection_prob: float = Field(0.02, ge=0, le=1)
     detection_penalty_usd: float = Field(300.0, ge=0)
     fine_usd: float = Field(20.0, ge=0)
+    report_exile_share: float = Field(0.01, ge=0, le=1)
     remittance_cut: float = Field(0.1, ge=0, le=1)
     errand_rate: float = Field(0.2, ge=0, le=1)
     errand_fee_usd: float = Field(5.0, ge=0)
@@ -43,20 +46,21 @@ class Security(Module):
     Params = SecurityParams
     rules = {
         "security.watch": "Each household with a member in the South is watched by one agent of its province, visited each month with a contact rate that surveillance orders raise.",
-        "security.bribe_or_report": "On a visit the agent takes a bribe when its value, less the expected cost of detection, beats the career credit of a report; otherwise the family is reported and fined.",
+        "security.bribe_or_report": "On a visit the agent takes a bribe when its value, less the expected cost of detection, beats the career credit of a report; otherwise the family is reported and punished (a fine, rarely exile).",
         "security.cut_of_remittances": "An agent takes a cut of the money its watched family receives from the South.",
         "security.border_errands": "In border provinces agents approve watched families' errands at the border for a fee.",
     }
 
     def init_state(self) -> None:
-        self.bribes = self.cuts = self.errands = self.fines = 0.0
+        self.bribes = self.cuts = self.errands = 0.0
+        self.sim.enforcement.declare("reported_defector_family")
         self.visits = self.reports = 0
         self.agents = np.zeros(0, dtype=np.int64)  # persons who are agents this month
         self.agent_income = np.zeros(0)  # this month's take per agent, aligned with agents
 
     def step(self) -> None:
         sim, p = self.sim, self.pars
-        people, hh, ledger = sim.people, sim.households, sim.ledger
+        people, hh = sim.people, sim.households
         if sim.population.role_count[Role.MSS_AGENT].sum() == 0:
             return
         self.agents = np.flatnonzero(people.role == Role.MSS_AGENT)
@@ -85,9 +89,10 @@ class Security(Module):
         reported = visited & ~takes
         self.bribes = self._pay("agent_bribe", watched[takes], agent_household[takes], bribe[takes])
         np.add.at(income, agent[takes], bribe[takes])
-        fines = np.minimum(p.fine_usd, hh.cash[watched[reported]])
-        self.fines = ledger.pay(
-            "security_fine", HOUSEHOLDS, "state", fines, debit_idx=watched[reported]
+        sim.enforcement.punish(
+            "reported_defector_family",
+            sim.enforcement.responsible_member(watched[reported]),
+            Sentence(fine_usd=p.fine_usd, exile=p.report_exile_share),
         )
         self.visits, self.reports = int(visited.sum()), int(reported.sum())
 
@@ -109,7 +114,6 @@ class Security(Module):
         rec.add("agent_bribes_usd", self.bribes)
         rec.add("agent_remittance_cuts_usd", self.cuts)
         rec.add("agent_errand_fees_usd", self.errands)
-        rec.add("security_fines_usd", self.fines)
         rec.add("security_visits", self.visits)
         rec.add("security_reports", self.reports)
         agents, income = self.agents, self.agent_income

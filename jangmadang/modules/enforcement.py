@@ -1,0 +1,273 @@
+"""Enforcement: the one place where illegal acts are detected and punished.
+
+Other modules decide what is an offence and how harshly it is punished (a
+:class:`Sentence`); this module decides whether the state finds out (:meth:`Enforcement.detect`)
+and carries the punishment out (:meth:`Enforcement.punish`), so every punishment in the model
+follows the same rules and is counted in one place, by type, offence, role and province.
+
+- **Detection** combines surveillance (state security agents per household in the province,
+  relative to the country, times a scenario-wide intensity that crackdowns raise), neighbours
+  who inform, and protection: an offender shielded by ties to cadres is found out less often.
+- **Buying one's way out.** A caught offender whose household can pay a price well above the
+  fine, to an official willing to take it, pays a state security agent of the province and
+  the case is dropped: in the reports punishment is routinely traded for money.
+- **Sentences.** Otherwise the offence's sentence is drawn: a labour camp for some months
+  (the person is held away from home, then returns to an assigned job), exile (the household
+  is moved to the countryside and loses urban status), dismissal (a cadre loses the post), or
+  a fine paid to the state. The shares come from the offence; ``harshness`` scales all the
+  heavy sanctions at once, for crackdown scenarios.
+
+Enforcement runs second each month: first it releases those whose camp term has ended; the
+modules after it call ``detect`` and ``punish`` during their own steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field
+
+from jangmadang.ledger import HOUSEHOLDS
+from jangmadang.module import Module, ParameterModel
+from jangmadang.results import group_sum
+from jangmadang.state import CADRE_ROLES, AgeBand, Role, label
+
+# Outcomes of a punished case, from lightest to heaviest; results are counted by these names.
+BRIBE, FINE, DISMISSAL, EXILE, LABOUR_CAMP = range(5)
+OUTCOMES = ("bribe", "fine", "dismissal", "exile", "labour_camp")
+
+# Posts a dismissal takes away.
+POSTS = (*CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """How an offence is punished when the offender cannot buy their way out.
+
+    ``camp``, ``exile`` and ``dismissal`` are the chances of each heavy sanction (dismissal
+    applies only to holders of a post); whoever escapes all three pays ``fine_usd``.
+    """
+
+    fine_usd: float
+    camp: float = 0.0
+    camp_months: int = 0
+    exile: float = 0.0
+    dismissal: float = 0.0
+
+
+class EnforcementParams(ParameterModel):
+    surveillance_intensity: float = Field(1.0, ge=0, le=10)
+    informer_rate: float = Field(0.02, ge=0, le=1)
+    protection_shield: float = Field(0.7, ge=0, le=1)
+    bribe_acceptance: float = Field(0.6, ge=0, le=1)
+    escape_price_multiple: float = Field(5.0, ge=1, le=100)
+    harshness: float = Field(1.0, ge=0, le=5)
+
+
+class Enforcement(Module):
+    name = "enforcement"
+    Params = EnforcementParams
+    rules = {
+        "enforcement.detection": "An offence is found out with a chance that grows with the province's density of state security agents and the scenario's surveillance intensity, and with neighbours who inform; protection ties shield the offender.",
+        "enforcement.bribe_out": "A caught offender whose household can pay several times the fine, to an official willing to take it, pays a state security agent of the province and the case is dropped.",
+        "enforcement.sentence": "Otherwise the offence's sentence is drawn: labour camp, exile or dismissal with the offence's chances (scaled by harshness), else a fine to the state.",
+        "enforcement.labour_camp": "A person sent to a labour camp is away from home for the sentence's months, then returns to an assigned job.",
+        "enforcement.exile": "An exiled household is moved to a rural inminban of its province and loses urban status; members holding town posts are assigned to a farm.",
+        "enforcement.dismissal": "A dismissed cadre, agent or inminban head loses the post and returns to an assigned job.",
+    }
+
+    def init_state(self) -> None:
+        self.offences: list[str] = []
+        self.camp_person = np.zeros(0, dtype=np.int64)  # persons serving a camp term
+        self.camp_release = np.zeros(0, dtype=np.int32)  # month ordinal of their release
+        self._forget_month()
+        self._reset_counts()
+
+    def declare(self, offence: str) -> None:
+        """Register an offence at set-up, so its punishments are reported every month."""
+        if offence in self.offences:
+            raise ValueError(f"offence {offence!r} declared twice")
+        self.offences.append(offence)
+        self._reset_counts()
+
+    def _reset_counts(self) -> None:
+        n_provinces = self.sim.geography.n
+        self.cases = np.zeros((len(self.offences), len(OUTCOMES)), dtype=np.int64)
+        self.cases_by_role = np.zeros(len(Role), dtype=np.int64)
+        self.cases_by_province = np.zeros(n_provinces, dtype=np.int64)
+        self.fines = self.bribes = 0.0
+
+    # -- monthly rule --------------------------------------------------------------------------
+
+    def step(self) -> None:
+        self._reset_counts()
+        self._forget_month()
+        done = self.camp_release <= self._ordinal()
+        if done.any():
+            people = self.sim.people
+            released = self.camp_person[done]
+            self.camp_person, self.camp_release = self.camp_person[~done], self.camp_release[~done]
+            still_held = released[people.role[released] == Role.DETAINED]
+            self.sim.population.assign_ordinary_job(np.sort(still_held))
+
+    def _forget_month(self) -> None:
+        """Drop last month's agent lists and surveillance densities (found on first use)."""
+        self._agents_by_province: list[np.ndarray] | None = None
+        self._surveillance: np.ndarray | None = None
+
+    # -- the shared function -------------------------------------------------------------------
+
+    def detect(
+        self, households: np.ndarray, base: float, protected: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Which of these households' offences the state finds out about this month.
+
+        ``base`` is the offence's chance of detection by surveillance in a province with the
+        country's average density of agents; neighbours inform on top of it; ``protected``
+        (bool per household) marks offenders shielded by protection ties.
+        """
+        sim, p = self.sim, self.pars
+        province = sim.households.province[households]
+        surveillance = np.minimum(1.0, base * p.surveillance_intensity * self._density()[province])
+        chance = 1 - (1 - surveillance) * (1 - p.informer_rate)
+        if protected is not None:
+            chance = np.where(protected, chance * (1 - p.protection_shield), chance)
+        return self.rng.random(len(households)) < chance
+
+    def punish(self, offence: str, persons: np.ndarray, sentence: Sentence) -> np.ndarray:
+        """Punish caught offenders (persons; -1 entries are skipped) for ``offence``.
+
+        The household pays a bribe or the fine; the person is sent to a camp or dismissed; the
+        household is exiled. Exile also costs the holder of a town post the post. Returns each
+        punished person's outcome code (``OUTCOMES``), in the order of the persons kept.
+        """
+        sim, p = self.sim, self.pars
+        people, hh, population = sim.people, sim.households, sim.population
+        persons = np.asarray(persons, dtype=np.int64)
+        persons = persons[persons >= 0]
+        if len(persons) == 0:
+            return np.zeros(0, dtype=np.int8)
+        household = people.household[persons].astype(np.int64)
+        role = people.role[persons].copy()
+        rng = self.rng
+
+        price = p.escape_price_multiple * max(sentence.fine_usd, 1.0)
+        agents, agent_household = self._agent_for(hh.province[household], rng)
+        buys_out = (
+            (rng.random(len(persons)) < p.bribe_acceptance)
+            & (hh.cash[household] >= price)
+            & (agents >= 0)
+        )
+        heavy = np.clip(
+            np.array([sentence.camp, sentence.exile, sentence.dismissal]) * p.harshness, 0, 1
+        )
+        draw = rng.random(len(persons))
+        has_post = np.isin(role, POSTS)
+        outcome = np.full(len(persons), FINE, dtype=np.int8)
+        outcome[has_post & (draw < heavy[:3].sum())] = DISMISSAL
+        outcome[draw < heavy[:2].sum()] = EXILE
+        outcome[draw < heavy[0]] = LABOUR_CAMP
+        outcome[buys_out] = BRIBE
+
+        bribing = outcome == BRIBE
+        self.bribes += sim.ledger.pay(
+            "escape_bribe",
+            HOUSEHOLDS,
+            HOUSEHOLDS,
+            np.full(bribing.sum(), price),
+            debit_idx=household[bribing],
+            credit_idx=agent_household[bribing],
+        )
+        fined = outcome == FINE
+        self.fines += sim.ledger.pay(
+            "enforcement_fine",
+            HOUSEHOLDS,
+            "state",
+            np.minimum(sentence.fine_usd, hh.cash[household[fined]]),
+            debit_idx=household[fined],
+        )
+        camp = np.sort(persons[outcome == LABOUR_CAMP])
+        population.set_role(camp, Role.DETAINED)
+        self.camp_person = np.concatenate([self.camp_person, camp])
+        self.camp_release = np.concatenate(
+            [self.camp_release, np.full(len(camp), self._ordinal() + sentence.camp_months)]
+        )
+        population.exile(household[outcome == EXILE])
+        dismissed = persons[(outcome >= DISMISSAL) & (outcome != LABOUR_CAMP) & has_post]
+        dismissed = dismissed[np.isin(people.role[dismissed], POSTS)]  # exile took some posts
+        population.assign_ordinary_job(np.sort(dismissed))
+
+        row = self.offences.index(offence)
+        np.add.at(self.cases[row], outcome, 1)
+        np.add.at(self.cases_by_role, role, 1)
+        np.add.at(self.cases_by_province, hh.province[household], 1)
+        return outcome
+
+    def responsible_member(self, households: np.ndarray) -> np.ndarray:
+        """The person who answers for a household's offence: its first adult at home, else its
+        first member at home, else -1 (everyone is away: no one is punished)."""
+        people, hh = self.sim.people, self.sim.households
+        households = np.asarray(households, dtype=np.int64)
+        first, size = hh.first_person[households], hh.size[households]
+        chosen = np.full(len(households), -1, dtype=np.int64)
+        for adults_only in (True, False):
+            for k in range(int(size.max(initial=0))):
+                candidate = np.minimum(first + k, people.n - 1)
+                role = people.role[candidate]
+                ok = (chosen < 0) & (k < size) & (role != Role.ABROAD) & (role != Role.DETAINED)
+                if adults_only:
+                    ok &= people.age_band[candidate] >= AgeBand.YOUNG
+                chosen[ok] = candidate[ok]
+        return chosen
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _density(self) -> np.ndarray:
+        """Agents per household in each province, relative to the country (1 = average)."""
+        if self._surveillance is not None:
+            return self._surveillance
+        sim = self.sim
+        agents = group_sum(
+            sim.households.province, sim.geography.n, sim.population.role_count[Role.MSS_AGENT]
+        )
+        households = group_sum(sim.households.province, sim.geography.n)
+        per_household = agents / np.maximum(households, 1)
+        mean = agents.sum() / max(households.sum(), 1)
+        self._surveillance = per_household / mean if mean > 0 else np.zeros(sim.geography.n)
+        return self._surveillance
+
+    def _agent_for(self, provinces: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+        """A state security agent of each case's province (person, household); -1 if none."""
+        sim = self.sim
+        if self._agents_by_province is None:
+            agents = np.flatnonzero(sim.people.role == Role.MSS_AGENT)
+            agent_province = sim.households.province[sim.people.household[agents]]
+            self._agents_by_province = [
+                agents[agent_province == prov] for prov in range(sim.geography.n)
+            ]
+        person = np.full(len(provinces), -1, dtype=np.int64)
+        for prov in np.unique(provinces):
+            pool = self._agents_by_province[prov]
+            mine = provinces == prov
+            if len(pool):
+                person[mine] = pool[rng.integers(0, len(pool), mine.sum())]
+        household = np.where(person >= 0, sim.people.household[np.maximum(person, 0)], -1)
+        return person, household
+
+    def _ordinal(self) -> int:
+        return self.sim.month.year * 12 + self.sim.month.month - 1
+
+    # -- results -------------------------------------------------------------------------------
+
+    def record(self, rec) -> None:
+        sim = self.sim
+        rec.add("punishments", int(self.cases.sum()))
+        rec.add_groups("punishments", self.cases.sum(axis=0), "type", list(OUTCOMES))
+        rec.add_groups("punishments", self.cases.sum(axis=1), "offence", self.offences)
+        rec.add_groups("punishments", self.cases_by_role, "role", [label(r) for r in Role])
+        rec.add_groups("punishments", self.cases_by_province, "province", sim.geography.names)
+        rec.add("enforcement_fines_usd", self.fines)
+        rec.add("escape_bribes_usd", self.bribes)
+        rec.add("labour_camp_population", len(self.camp_person))
+        rec.add("exiled_households", int(self.cases[:, EXILE].sum()))
