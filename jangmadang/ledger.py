@@ -25,6 +25,7 @@ class IncomeSource(IntEnum):
     STATE = 0  # wages from the state
     MARKET = 1  # trading, business, farm sales
     REMITTANCE = 2  # money from relatives in South Korea, after brokers' fees
+    PATRONAGE = 3  # cadres' rent, per diems, tributes and gifts from donju
 
 
 class MoneyNotConserved(AssertionError):
@@ -116,6 +117,19 @@ class Ledger:
 
     def is_external(self, account: str) -> bool:
         return account in self.external
+
+
+def within_means(cash: np.ndarray, payers: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """Scale payments so no household pays more than its cash in total: a household owing
+    several payments (``payers`` may repeat) pays each the same fraction of what is due."""
+    amounts = np.asarray(amounts, dtype=np.float64)
+    if len(amounts) == 0:
+        return amounts
+    households, row = np.unique(payers, return_inverse=True)
+    owed = np.bincount(row, weights=amounts, minlength=len(households))
+    # a hair under the balance, so rounding in amounts * share never overdraws it
+    share = np.minimum(1.0, cash[households] / np.maximum(owed, 1e-12) * (1 - 1e-12))
+    return amounts * share[row]
 
 
 def _apply(target: np.ndarray, idx: np.ndarray | None, delta: np.ndarray, op=np.add) -> None:

@@ -33,12 +33,24 @@ def _published_arrivals() -> dict[int, int]:
     return load_arrivals()
 
 
-# Panels stacking several national series: where each remitted dollar went.
+# Panels stacking several series, each (indicator, dimension, group): where each remitted
+# dollar went, the all-ssam ties by type of cadre, and what recipients did with the leader's gifts.
 STACKED = {
     "remittance_flows": {
-        "remittance_broker_fees_usd": "kept by brokers",
-        "remittances_seized_usd": "seized by the state",
-        "remittances_received_usd": "received by families",
+        ("remittance_broker_fees_usd", "all", "all"): "kept by brokers",
+        ("remittances_seized_usd", "all", "all"): "seized by the state",
+        ("remittances_received_usd", "all", "all"): "received by families",
+    },
+    "tie_network": {
+        ("ties", "type", "manager"): "donju - factory manager",
+        ("ties", "type", "party_secretary"): "donju - party secretary",
+        ("ties", "type", "official"): "donju - local official",
+    },
+    "gift_outcomes": {
+        ("gift_items_to_date", "choice", "used"): "used",
+        ("gift_items_to_date", "choice", "stored"): "stored",
+        ("gift_items_to_date", "choice", "given"): "given to family",
+        ("gift_items_to_date", "choice", "sold"): "sold",
     },
 }
 
@@ -100,12 +112,13 @@ def plot_run(
     return path
 
 
-def _stacked(ax, results: pd.DataFrame, parts: dict[str, str]) -> None:
-    national = results[results["dimension"] == "all"]
-    wide = national[national["indicator"].isin(parts)].pivot(
-        index="date", columns="indicator", values="value"
+def _stacked(ax, results: pd.DataFrame, parts: dict[tuple[str, str, str], str]) -> None:
+    key = list(zip(results["indicator"], results["dimension"], results["group"], strict=True))
+    rows = results[pd.Series(key, index=results.index).isin(set(parts))]
+    wide = rows.pivot_table(
+        index="date", columns=["indicator", "dimension", "group"], values="value"
     )
-    ax.stackplot(wide.index, [wide[name] for name in parts], labels=list(parts.values()), alpha=0.8)
+    ax.stackplot(wide.index, [wide[part] for part in parts], labels=list(parts.values()), alpha=0.8)
     ax.legend(fontsize=6, loc="upper left")
 
 

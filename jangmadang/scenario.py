@@ -33,9 +33,12 @@ from pydantic import (
 from jangmadang.module import ParameterModel
 from jangmadang.modules.defection import DefectionParams
 from jangmadang.modules.enforcement import EnforcementParams
+from jangmadang.modules.enterprises import EnterprisesParams
 from jangmadang.modules.food import FoodParams
+from jangmadang.modules.gifts import GiftsParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
+from jangmadang.modules.patronage import PatronageParams
 from jangmadang.modules.population import PopulationParams
 from jangmadang.modules.remittances import RemittancesParams
 from jangmadang.modules.security import SecurityParams
@@ -56,6 +59,9 @@ class Parameters(ParameterModel):
     official_economy: OfficialEconomyParams = Field(default_factory=OfficialEconomyParams)
     food: FoodParams = Field(default_factory=FoodParams)
     markets: MarketsParams = Field(default_factory=MarketsParams)
+    enterprises: EnterprisesParams = Field(default_factory=EnterprisesParams)
+    patronage: PatronageParams = Field(default_factory=PatronageParams)
+    gifts: GiftsParams = Field(default_factory=GiftsParams)
     defection: DefectionParams = Field(default_factory=DefectionParams)
     remittances: RemittancesParams = Field(default_factory=RemittancesParams)
     security: SecurityParams = Field(default_factory=SecurityParams)

@@ -257,7 +257,9 @@ def test_missing_file(tmp_path):
 
 def test_unknown_builtin_name_lists_the_builtins():
     problems = problems_of("baseline_typo")
-    assert_problem(problems, "baseline_typo", "", "built-in: baseline, no_border_closure")
+    assert_problem(
+        problems, "baseline_typo", "", "built-in: baseline, market_boom, no_border_closure"
+    )
 
 
 def test_directory_is_not_a_scenario(tmp_path):

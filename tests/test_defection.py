@@ -58,7 +58,8 @@ def test_registry_agrees_with_roles_and_households(runs):
     assert np.array_equal(np.sort(reg["person"][(stage == TRANSIT) | (stage == SETTLED)]), abroad)
     detained = np.flatnonzero(people.role == Role.DETAINED)
     assert np.array_equal(np.sort(sim.enforcement.camp_person), detained)
-    returned = reg["person"][stage == RETURNED]
+    away = reg["person"][(stage == TRANSIT) | (stage == SETTLED)]
+    returned = np.setdiff1d(reg["person"][stage == RETURNED], away)  # not left again since
     assert not np.isin(people.role[returned], [Role.ABROAD, Role.DEPENDANT]).any()
     settled_households = np.bincount(reg["household"][stage == SETTLED], minlength=hh.n)
     assert np.array_equal(settled_households, hh.relatives_abroad)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jangmadang.ledger import HOUSEHOLDS, IncomeSource, Ledger, MoneyNotConserved
+from jangmadang.ledger import HOUSEHOLDS, IncomeSource, Ledger, MoneyNotConserved, within_means
 
 
 def make_ledger(n=5, cash=10.0):
@@ -71,3 +71,22 @@ def test_any_sequence_of_pair_transfers_conserves(transfers):
         )
         ledger.pay("tax", HOUSEHOLDS, "state", [amount / 3], debit_idx=np.array([who]))
     ledger.check()
+
+
+@given(
+    st.lists(st.floats(0, 1e4, allow_nan=False), min_size=3, max_size=3),
+    st.lists(st.tuples(st.integers(0, 2), st.floats(0, 1e4, allow_nan=False)), max_size=20),
+)
+def test_within_means_never_overdraws_and_keeps_proportions(balances, debts):
+    cash = np.array(balances)
+    payers = np.array([p for p, _ in debts], dtype=np.int64)
+    amounts = np.array([a for _, a in debts])
+    paid = within_means(cash, payers, amounts)
+    for household in range(3):
+        mine = payers == household
+        assert paid[mine].sum() <= cash[household]
+        if amounts[mine].sum() <= cash[household] * (1 - 1e-9):
+            assert np.allclose(paid[mine], amounts[mine])
+        elif amounts[mine].sum() > 0:
+            share = paid[mine].sum() / amounts[mine].sum()
+            assert np.allclose(paid[mine], amounts[mine] * share)

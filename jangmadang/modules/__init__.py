@@ -8,18 +8,37 @@ Order matters and is documented in docs/ODD.md (process overview and scheduling)
 3. official_economy  state wages; rations delivered to non-farm households
 4. food              harvest, food price, purchases from stock and market, food insecurity
 5. markets           who trades, goods spending, imports and exports, traders' and donju income
-6. defection         defectors move on (caught and punished, or arrived); new departures
-7. remittances       settled defectors send money home through brokers in China
-8. security          agents watch defector families: remittance cuts, bribes or reports, errands
+6. enterprises       state factories: vacant posts filled, idle space
+7. patronage         all-ssam ties: leases, per diems, favours, secretaries courting donju,
+                     officials' protection, inspections of donju
+8. gifts             the leader's gifts at a Party Congress: used, stored, given or sold
+9. defection         defectors move on (caught and punished, or arrived); new departures
+10. remittances      settled defectors send money home through brokers in China
+11. security         agents watch defector families: remittance cuts, bribes or reports, errands
 """
 
 from jangmadang.modules.defection import Defection
 from jangmadang.modules.enforcement import Enforcement
+from jangmadang.modules.enterprises import Enterprises
 from jangmadang.modules.food import Food
+from jangmadang.modules.gifts import Gifts
 from jangmadang.modules.markets import Markets
 from jangmadang.modules.official_economy import OfficialEconomy
+from jangmadang.modules.patronage import Patronage
 from jangmadang.modules.population import Population
 from jangmadang.modules.remittances import Remittances
 from jangmadang.modules.security import Security
 
-ORDER = (Population, Enforcement, OfficialEconomy, Food, Markets, Defection, Remittances, Security)
+ORDER = (
+    Population,
+    Enforcement,
+    OfficialEconomy,
+    Food,
+    Markets,
+    Enterprises,
+    Patronage,
+    Gifts,
+    Defection,
+    Remittances,
+    Security,
+)

@@ -41,7 +41,7 @@ OFFICIAL_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL, Role.MSS_AG
 
 
 class DefectionParams(ParameterModel):
-    base_hazard: float = Field(1.2e-5, ge=0, le=0.01)
+    base_hazard: float = Field(1.37e-5, ge=0, le=0.01)
     tumen_multiplier: float = Field(25.0, ge=1, le=200)
     yalu_multiplier: float = Field(3.0, ge=1, le=200)
     restricted_multiplier: float = Field(0.5, ge=0, le=1)

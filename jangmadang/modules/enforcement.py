@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field
 
-from jangmadang.ledger import HOUSEHOLDS
+from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
 from jangmadang.state import CADRE_ROLES, AgeBand, Role, label
@@ -118,21 +118,29 @@ class Enforcement(Module):
 
     # -- the shared function -------------------------------------------------------------------
 
-    def detect(
-        self, households: np.ndarray, base: float, protected: np.ndarray | None = None
+    def detection_chance(
+        self, households: np.ndarray, base, protected: np.ndarray | None = None
     ) -> np.ndarray:
-        """Which of these households' offences the state finds out about this month.
+        """The chance that an offence by each of these households is found out this month.
 
-        ``base`` is the offence's chance of detection by surveillance in a province with the
-        country's average density of agents; neighbours inform on top of it; ``protected``
-        (bool per household) marks offenders shielded by protection ties.
+        ``base`` (a number or one per household) is the offence's chance of detection by
+        surveillance in a province with the country's average density of agents; neighbours
+        inform on top of it; ``protected`` (bool per household) marks offenders shielded by
+        protection ties. Modules also use it to weigh the risk of an act before choosing it.
         """
-        sim, p = self.sim, self.pars
-        province = sim.households.province[households]
+        p = self.pars
+        province = self.sim.households.province[households]
         surveillance = np.minimum(1.0, base * p.surveillance_intensity * self._density()[province])
         chance = 1 - (1 - surveillance) * (1 - p.informer_rate)
         if protected is not None:
             chance = np.where(protected, chance * (1 - p.protection_shield), chance)
+        return chance
+
+    def detect(
+        self, households: np.ndarray, base, protected: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Which of these households' offences the state finds out about this month."""
+        chance = self.detection_chance(households, base, protected)
         return self.rng.random(len(households)) < chance
 
     def punish(self, offence: str, persons: np.ndarray, sentence: Sentence) -> np.ndarray:
@@ -154,10 +162,13 @@ class Enforcement(Module):
 
         price = p.escape_price_multiple * max(sentence.fine_usd, 1.0)
         agents, agent_household = self._agent_for(hh.province[household], rng)
+        first_in_household = np.zeros(len(persons), dtype=bool)  # one buy-out per household
+        first_in_household[np.unique(household, return_index=True)[1]] = True
         buys_out = (
             (rng.random(len(persons)) < p.bribe_acceptance)
             & (hh.cash[household] >= price)
             & (agents >= 0)
+            & first_in_household
         )
         heavy = np.clip(
             np.array([sentence.camp, sentence.exile, sentence.dismissal]) * p.harshness, 0, 1
@@ -184,7 +195,7 @@ class Enforcement(Module):
             "enforcement_fine",
             HOUSEHOLDS,
             "state",
-            np.minimum(sentence.fine_usd, hh.cash[household[fined]]),
+            within_means(hh.cash, household[fined], np.full(fined.sum(), sentence.fine_usd)),
             debit_idx=household[fined],
         )
         camp = np.sort(persons[outcome == LABOUR_CAMP])

@@ -71,6 +71,7 @@ class Markets(Module):
         self.income_per_capacity = None  # last month's trading income per unit of capacity
         self.reference = None  # (sales, money) in the first month: the scale of the goods market
         self.sales = self.imports = self.exports = 0.0
+        self.second_hand_usd = 0.0  # goods resold into the market last month (e.g. gifts)
 
     def step(self) -> None:
         sim, p, world = self.sim, self.pars, self.sim.pars.world
@@ -101,6 +102,8 @@ class Markets(Module):
             * volume ** (1 - p.goods_price_flexibility)
             * (money / reference_money) ** p.goods_price_money_elasticity
         )
+        sales_value += self.second_hand_usd
+        self.second_hand_usd = 0.0
         bought = desired
         bought *= min(1.0, sales_value / max(desired.sum(), 1e-12))
         ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
@@ -144,13 +147,15 @@ class Markets(Module):
         return np.where(province == self.sim.geography.pyongyang, pyongyang, elsewhere)
 
     def _selling_capacity(self, donju: np.ndarray) -> np.ndarray:
-        """One unit per trader; a donju household (``donju``: their indices) adds capital."""
+        """One unit per trader; a donju household (``donju``: their indices) adds capital,
+        multiplied by what leased factory space and a manager's favours add (patronage)."""
         p, hh = self.pars, self.sim.households
         capacity = self.sim.population.role_count[Role.TRADER].astype(np.float64)
         scale = np.power(
             np.maximum(hh.cash[donju], 0) / self.threshold(donju), p.donju_capital_elasticity
         )
         capacity[donju] += p.donju_capacity * scale
+        capacity[donju] *= 1 + hh.patronage_capacity[donju]  # leased space, favours
         return capacity
 
     def _stopped_trading(self, persons: np.ndarray, role: Role) -> None:
