@@ -51,6 +51,13 @@ SUMMARY_INDICATORS = (
     "donju_household_share",
     "gini_income",
     "cash_median_usd",
+    "defections",
+    "remittances_received_usd",
+    "punishments",
+    "ties",
+    "donju_secretary_tie_share",
+    "private_loyalty",
+    "compliance",
 )
 
 Out = Annotated[

@@ -24,6 +24,10 @@ DEFAULT_INDICATORS = (
     "cash_median_usd",
     "arrivals_south_korea",
     "defectors_in_south_korea",
+    "remittance_flows",
+    "tie_network",
+    "private_loyalty",
+    "compliance",
 )
 
 

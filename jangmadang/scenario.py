@@ -36,6 +36,7 @@ from jangmadang.modules.enforcement import EnforcementParams
 from jangmadang.modules.enterprises import EnterprisesParams
 from jangmadang.modules.food import FoodParams
 from jangmadang.modules.gifts import GiftsParams
+from jangmadang.modules.loyalty import LoyaltyParams
 from jangmadang.modules.markets import MarketsParams
 from jangmadang.modules.official_economy import OfficialEconomyParams
 from jangmadang.modules.patronage import PatronageParams
@@ -65,6 +66,7 @@ class Parameters(ParameterModel):
     defection: DefectionParams = Field(default_factory=DefectionParams)
     remittances: RemittancesParams = Field(default_factory=RemittancesParams)
     security: SecurityParams = Field(default_factory=SecurityParams)
+    loyalty: LoyaltyParams = Field(default_factory=LoyaltyParams)
 
 
 class Event(ParameterModel):

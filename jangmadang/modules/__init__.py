@@ -15,6 +15,8 @@ Order matters and is documented in docs/ODD.md (process overview and scheduling)
 9. defection         defectors move on (caught and punished, or arrived); new departures
 10. remittances      settled defectors send money home through brokers in China
 11. security         agents watch defector families: remittance cuts, bribes or reports, errands
+12. loyalty          private loyalty and compliance move (hunger, markets, lectures, rallies,
+                     neighbours, punishments seen); yearly marriages; read by the others next month
 """
 
 from jangmadang.modules.defection import Defection
@@ -22,6 +24,7 @@ from jangmadang.modules.enforcement import Enforcement
 from jangmadang.modules.enterprises import Enterprises
 from jangmadang.modules.food import Food
 from jangmadang.modules.gifts import Gifts
+from jangmadang.modules.loyalty import Loyalty
 from jangmadang.modules.markets import Markets
 from jangmadang.modules.official_economy import OfficialEconomy
 from jangmadang.modules.patronage import Patronage
@@ -41,4 +44,5 @@ ORDER = (
     Defection,
     Remittances,
     Security,
+    Loyalty,
 )

@@ -4,8 +4,8 @@ Each month every adult at home may leave. The monthly hazard is a product of fac
 province's distance to the Chinese border, the state of the border and the guards' year-by-year
 tightening, whether the person is tied to an assigned workplace (men are; married women who
 trade are freer, so most who leave are women), relatives already in the South (who arrange and
-pay the brokers), the household's cash against the trip's cost, and hunger. The mechanism, not a
-quota, decides who goes.
+pay the brokers), the household's cash against the trip's cost, hunger and the household's
+loyalty. The mechanism, not a quota, decides who goes.
 
 A person who leaves keeps their row and their household link (the link that remittances later
 follow) and takes the role ``ABROAD``, so they stop earning, trading and eating at home. In
@@ -41,12 +41,12 @@ OFFICIAL_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL, Role.MSS_AG
 
 
 class DefectionParams(ParameterModel):
-    base_hazard: float = Field(1.37e-5, ge=0, le=0.01)
+    base_hazard: float = Field(1.1e-5, ge=0, le=0.01)
     tumen_multiplier: float = Field(25.0, ge=1, le=200)
     yalu_multiplier: float = Field(3.0, ge=1, le=200)
     restricted_multiplier: float = Field(0.5, ge=0, le=1)
     closed_multiplier: float = Field(0.03, ge=0, le=1)
-    guard_tightening_per_year: float = Field(0.06, ge=0, le=0.5)
+    guard_tightening_per_year: float = Field(0.075, ge=0, le=0.5)
     guard_reference_year: int = Field(2012, ge=1990, le=2100)
     tied_multiplier: float = Field(0.12, ge=0, le=1)
     official_multiplier: float = Field(0.02, ge=0, le=1)
@@ -67,7 +67,7 @@ class Defection(Module):
     name = "defection"
     Params = DefectionParams
     rules = {
-        "defection.hazard": "Each adult at home may leave each month with a hazard that multiplies the province (Tumen border, Yalu border, interior), border state, guard tightening, ties to a workplace, relatives abroad, cash against the trip's cost and hunger.",
+        "defection.hazard": "Each adult at home may leave each month with a hazard that multiplies the province (Tumen border, Yalu border, interior), border state, guard tightening, ties to a workplace, relatives abroad, cash against the trip's cost, hunger and loyalty.",
         "defection.who_leaves": "Within a household, who leaves is drawn by how free each member is to move: traders far more than those tied to a workplace, officials hardly ever.",
         "defection.trip_payment": "Without relatives in the South the household pays part of the trip's cost to brokers up front; relatives in the South pay for those who have them.",
         "defection.transit": "In transit a defector is caught and sent back with a monthly hazard, higher when the border is closed; otherwise they reach South Korea after a few months on average.",
@@ -112,6 +112,7 @@ class Defection(Module):
         relatives = hh.relatives_abroad > 0
         hazard[relatives] *= p.relatives_abroad_multiplier
         hazard[hh.food_insecure] *= p.food_insecure_multiplier
+        hazard *= sim.loyalty.defection_multiplier()  # the less loyal leave more readily
         # Relatives in the South pay the brokers; others need cash, or a broker who waits.
         affordable = np.minimum(1.0, p.pay_later_share + hh.cash / p.trip_cost_usd)
         hazard *= np.where(relatives, 1.0, affordable)

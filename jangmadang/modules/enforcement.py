@@ -97,6 +97,11 @@ class Enforcement(Module):
         self.cases_by_role = np.zeros(len(Role), dtype=np.int64)
         self.cases_by_province = np.zeros(n_provinces, dtype=np.int64)
         self.fines = self.bribes = 0.0
+        self._punished: list[np.ndarray] = []  # households punished this month
+
+    def punished_households(self) -> np.ndarray:
+        """Households whose member was punished this month (neighbours see it happen)."""
+        return np.concatenate([np.zeros(0, dtype=np.int64), *self._punished])
 
     # -- monthly rule --------------------------------------------------------------------------
 
@@ -125,13 +130,14 @@ class Enforcement(Module):
 
         ``base`` (a number or one per household) is the offence's chance of detection by
         surveillance in a province with the country's average density of agents; neighbours
-        inform on top of it; ``protected`` (bool per household) marks offenders shielded by
+        inform on top of it, more readily the more loyal they are; ``protected`` (bool per household) marks offenders shielded by
         protection ties. Modules also use it to weigh the risk of an act before choosing it.
         """
         p = self.pars
         province = self.sim.households.province[households]
         surveillance = np.minimum(1.0, base * p.surveillance_intensity * self._density()[province])
-        chance = 1 - (1 - surveillance) * (1 - p.informer_rate)
+        informers = np.minimum(1.0, p.informer_rate * self.sim.loyalty.informing(households))
+        chance = 1 - (1 - surveillance) * (1 - informers)
         if protected is not None:
             chance = np.where(protected, chance * (1 - p.protection_shield), chance)
         return chance
@@ -209,6 +215,7 @@ class Enforcement(Module):
         dismissed = dismissed[np.isin(people.role[dismissed], POSTS)]  # exile took some posts
         population.assign_ordinary_job(np.sort(dismissed))
 
+        self._punished.append(household)
         row = self.offences.index(offence)
         np.add.at(self.cases[row], outcome, 1)
         np.add.at(self.cases_by_role, role, 1)

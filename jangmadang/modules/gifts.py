@@ -43,7 +43,6 @@ class GiftsParams(ParameterModel):
     better_owned_share: list[float] = Field(default_factory=lambda: [0.8, 0.5, 0.4, 0.3, 0.3])
     item_conspicuousness: list[float] = Field(default_factory=lambda: [1.0, 1.0, 1.0, 0.1, 0.1])
     better_goods_wealth_usd: float = Field(2_000.0, gt=0)
-    recipient_loyalty: float = Field(0.3, ge=0, le=1)
     symbolic_value_usd: float = Field(200.0, ge=0)
     redundant_use_share: float = Field(0.1, ge=0, le=1)
     family_value_share: float = Field(0.6, ge=0, le=1)
@@ -121,7 +120,7 @@ class Gifts(Module):
             * (wealth / (wealth + p.better_goods_wealth_usd))[:, None]
         )
         owns_better = rng.random((len(recipients), len(ITEMS))) < owns_better_chance
-        symbolic = np.full((len(recipients), 1), p.symbolic_value_usd * p.recipient_loyalty)
+        symbolic = (p.symbolic_value_usd * sim.loyalty.gift_regard(recipients))[:, None]
         protected = sim.patronage.protected(household)
         detection = enforcement.detection_chance(household, p.resale_detection, protected)
         item_detection = detection[:, None] * np.array(p.item_conspicuousness)[None, :]
@@ -138,6 +137,7 @@ class Gifts(Module):
             self.outcomes[item] = np.bincount(choice[:, item], minlength=len(CHOICES))
         self.to_date += self.outcomes
 
+        sim.loyalty.receive_gift(recipients)
         sold = choice == SOLD
         self._sell(recipients, household, sold, value[0], item_detection)
 

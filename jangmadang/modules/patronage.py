@@ -321,7 +321,8 @@ class Patronage(Module):
             households, p.cadre_exposure_detection, self.protected(households)
         )
         harshness = sim.enforcement.pars.harshness
-        return payment > chance * harshness * p.cadre_exposure_cost_usd
+        fear = sim.loyalty.career_weight(cadres)  # loyal cadres weigh their career more
+        return payment > chance * harshness * fear * p.cadre_exposure_cost_usd
 
     def _harassment(self, households: np.ndarray) -> np.ndarray:
         """How hard a spurned secretary presses a donju: harder on the prosperous."""

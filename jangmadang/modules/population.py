@@ -175,6 +175,7 @@ class Population(Module):
         self.role_listeners = []  # called as listener(persons, new_role) by set_role
         self.update_household_kind()
         self.rural = np.flatnonzero(~hh.urban)  # farm households; changes only by exile
+        self.moves = 0  # households exiled so far: modules caching inminban membership check it
         self._rural_inminban = _rural_inminban_ranges(hh.province, hh.urban, hh.inminban, geo.n)
         self._province_sizes = None
 
@@ -309,6 +310,7 @@ class Population(Module):
         posted = np.isin(people.role[persons], TOWN_POSTS)
         self.set_role(persons[posted], Role.FARMER)
         self.rural = np.flatnonzero(~hh.urban)
+        self.moves += len(households)
 
     def present(self) -> np.ndarray:
         """Members living at home: registered members less those abroad or detained."""

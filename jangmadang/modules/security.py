@@ -3,8 +3,9 @@
 Each household with a member in the South is watched by one agent of its province. Agents are
 paid little by the state and live off these families (004_50cf4b8f26c8f34a.txt):
 
-- On a visit the agent weighs a bribe (a share of the family's visible cash, less the expected
-  cost of being caught taking it) against the career credit of reporting the family. A family
+- On a visit the agent weighs a bribe (a share of the cash the family lets show, less the
+  expected cost of being caught taking it) against the career credit of reporting the family;
+  the more loyal the agent, the more career and risk weigh. A family
   too poor to make a bribe worth more than a report is reported and punished through the
   shared enforcement function (mostly a fine; rarely exile).
 - When a watched family receives money from the South, its agent takes a cut.
@@ -84,8 +85,12 @@ class Security(Module):
 
         # Visits: bribe or report.
         visited = self.rng.random(len(watched)) < p.contact_rate
-        bribe = p.bribe_share * hh.cash[watched]
-        takes = visited & (bribe - p.detection_prob * p.detection_penalty_usd > p.career_credit_usd)
+        loyalty = sim.loyalty
+        visible = hh.cash[watched] * loyalty.openness(watched)  # what the family lets show
+        bribe = p.bribe_share * visible
+        career = loyalty.career_weight(self.agents[agent])  # loyal agents value reports more
+        risk = career * p.detection_prob * p.detection_penalty_usd
+        takes = visited & (bribe - risk > career * p.career_credit_usd)
         reported = visited & ~takes
         self.bribes = self._pay("agent_bribe", watched[takes], agent_household[takes], bribe[takes])
         np.add.at(income, agent[takes], bribe[takes])

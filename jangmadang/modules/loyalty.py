@@ -1,0 +1,458 @@
+"""Loyalty: what people privately believe about the regime, what they show, and how others
+see their household.
+
+Every person has a private loyalty in [0, 1] and an outward compliance. Fear keeps compliance
+high while private loyalty withers: compliance = L + (1 - L) x fear, and the state sees only
+compliance. Each month private loyalty moves with separate terms, each switched off by
+setting its strength to zero in a scenario:
+
+- hunger lowers it (food-insecure households);
+- living off markets and remittances rather than the state wears it down (000);
+- weekly lectures at inminban meetings raise it for those who attend, in proportion to the
+  content's credibility and the listener's receptivity, which collapses when hungry (003);
+- rallies against defectors backfire among people whose inminban has defector families who
+  live well: interest and envy grow and loyalty falls (002);
+- neighbours pull each other's views together when they are not too far apart (bounded
+  confidence within the inminban), so views cluster locally;
+- a punishment in the inminban raises fear and lowers private loyalty;
+- a gift from the leader raises loyalty in proportion to the loyalty already there (000).
+
+Loyalty feeds back (each feedback has a strength; zero switches it off): less loyal households
+defect more (defection), agents and cadres weigh their career less against a bribe (security,
+patronage), less loyal neighbourhoods inform less (enforcement), less loyal defector families
+are more open about their money (security), and gift recipients value the leader's gifts by
+their loyalty (gifts).
+
+Households have a visible standing from what they spend. Once a year unmarried young adults
+marry, matched by the desirability of each other's households: standing, a cadre in the
+family, and the political risk of a defector in it, which weighs as much as the province
+still cares about politics (its mean loyalty). Persons do not move between households (the
+arrays stay contiguous): a marriage sets both partners' ``married`` flag and is counted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import Field
+
+from jangmadang.ledger import IncomeSource
+from jangmadang.module import Module, ParameterModel
+from jangmadang.results import group_mean, group_sum
+from jangmadang.state import CADRE_ROLES, AgeBand, HouseholdKind, Role, label
+
+# Loyalty at which every feedback multiplier is 1: the model's middle of the scale.
+REFERENCE_LOYALTY = 0.5
+
+
+class LoyaltyParams(ParameterModel):
+    initial_mean: float = Field(0.5, ge=0, le=1)
+    initial_sd: float = Field(0.1, ge=0, le=0.5)
+    cadre_bonus: float = Field(0.2, ge=-1, le=1)
+    agent_bonus: float = Field(0.25, ge=-1, le=1)
+    trader_bonus: float = Field(-0.1, ge=-1, le=1)
+    pyongyang_bonus: float = Field(0.15, ge=-1, le=1)
+    border_bonus: float = Field(-0.1, ge=-1, le=1)
+    hunger_effect: float = Field(0.004, ge=0, le=0.1)
+    market_effect: float = Field(0.002, ge=0, le=0.1)
+    lectures_per_month: int = Field(4, ge=0, le=31)
+    lecture_attendance: float = Field(0.16, ge=0, le=1)
+    lecture_effect: float = Field(0.004, ge=0, le=0.1)
+    lecture_credibility: float = Field(0.5, ge=0, le=1)
+    hungry_receptivity: float = Field(0.1, ge=0, le=1)
+    rally_intensity: float = Field(0.0, ge=0, le=5)
+    rally_backfire: float = Field(0.03, ge=0, le=0.5)
+    neighbour_confidence: float = Field(0.2, ge=0, le=1)
+    neighbour_pull: float = Field(0.05, ge=0, le=1)
+    punishment_effect: float = Field(0.01, ge=0, le=0.2)
+    base_fear: float = Field(0.7, ge=0, le=1)
+    fear_per_punishment: float = Field(0.05, ge=0, le=1)
+    fear_decay: float = Field(0.1, ge=0, le=1)
+    gift_effect: float = Field(0.2, ge=0, le=1)
+    feedback_defection: float = Field(1.0, ge=0, le=10)
+    feedback_bribery: float = Field(1.0, ge=0, le=5)
+    feedback_informing: float = Field(1.0, ge=0, le=5)
+    feedback_openness: float = Field(0.5, ge=0, le=1)
+    feedback_gifts: float = Field(1.0, ge=0, le=1)
+    standing_memory: float = Field(0.9, ge=0, le=1)
+    marriage_month: int = Field(3, ge=1, le=12)
+    marriage_rate: float = Field(0.15, ge=0, le=1)
+    cadre_desirability: float = Field(0.3, ge=0, le=1)
+    background_risk: float = Field(0.6, ge=0, le=2)
+    match_noise: float = Field(0.1, ge=0, le=1)
+
+
+class Loyalty(Module):
+    name = "loyalty"
+    Params = LoyaltyParams
+    rules = {
+        "loyalty.initial": "Initial private loyalty is drawn around a mean, higher for cadres and agents and in Pyongyang, lower for traders and in border provinces.",
+        "loyalty.compliance": "Outward compliance is private loyalty plus fear times the rest; fear is a base level raised by punishments in the inminban, fading month by month.",
+        "loyalty.hunger": "Food insecurity lowers private loyalty each month.",
+        "loyalty.market_dependence": "The larger the share of a household's income from markets and remittances, the more its members' loyalty withers each month.",
+        "loyalty.lectures": "Adults who attend weekly inminban lectures gain loyalty in proportion to the content's credibility and their receptivity, which collapses when they are hungry.",
+        "loyalty.rallies": "Rallies against defectors lower the loyalty of people whose inminban has defector families living better than their neighbours, the more so the more intense the campaign.",
+        "loyalty.neighbours": "Each adult moves toward the mean view of the inminban when it is within a confidence bound.",
+        "loyalty.punishment_seen": "A punishment in the inminban raises fear there and lowers its members' private loyalty.",
+        "loyalty.gifts": "A gift from the leader raises the recipient's loyalty in proportion to the loyalty already there.",
+        "loyalty.feedbacks": "Loyalty feeds back into defection, bribe-taking, informing and how openly defector families show their money, each with a strength that zero switches off.",
+        "loyalty.standing": "A household's visible standing is what it spends, smoothed over months; defector families who live better than their neighbours draw envy.",
+        "loyalty.marriage": "Once a year a share of unmarried young adults marry, matched man to woman by the desirability of their households: standing, a cadre in the family, and the risk of a defector in it weighted by the province's loyalty.",
+    }
+
+    def init_state(self) -> None:
+        sim, p, rng = self.sim, self.pars, self.rng
+        people, hh, geo = sim.people, sim.households, sim.geography
+        role = people.role
+        province = hh.province[people.household]
+        bonus = np.zeros(len(Role), dtype=np.float32)
+        bonus[list(CADRE_ROLES)] = p.cadre_bonus
+        bonus[Role.MSS_AGENT] = p.agent_bonus
+        bonus[[Role.TRADER, Role.DONJU]] = p.trader_bonus
+        place = np.where(geo.border, p.border_bonus, 0.0).astype(np.float32)
+        place[geo.pyongyang] += p.pyongyang_bonus
+        loyalty = rng.standard_normal(people.n, dtype=np.float32)
+        loyalty *= p.initial_sd
+        loyalty += p.initial_mean
+        loyalty += bonus[role]
+        loyalty += place[province]
+        del province
+        np.clip(loyalty, 0, 1, out=loyalty)
+        people.set("loyalty", loyalty)
+        people.add("compliance", np.float32)
+        self.adult = people.age_band >= AgeBand.YOUNG  # ages never change
+        self.adults = np.bincount(people.household, weights=self.adult, minlength=hh.n)
+        # Deciles are read from a fixed systematic sample of adults (every 16th): exact for the
+        # sample, and a pass over 1/16 of the population.
+        self.decile_sample = np.flatnonzero(self.adult)[::16]
+        hh.add("loyalty", np.float32)  # mean private loyalty of the household's adults
+        hh.add("standing", np.float32)  # visible consumption: spending smoothed over months
+        self._unit, self._moves = None, -1
+        n_units = int(hh.inminban.max(initial=-1)) + 1
+        self.fear = np.zeros(n_units, dtype=np.float32)  # fear above the base, per inminban
+        self.inminban_loyalty = np.zeros(n_units)  # mean adult loyalty, per inminban
+        self.desirability = np.full(hh.n, np.nan, dtype=np.float32)  # at the last marriage round
+        self.eligible = self.married_by_kind = np.zeros(len(HouseholdKind) + 1, dtype=np.int64)
+        self._reset_month()
+        self._update_aggregates()
+
+    def _reset_month(self) -> None:
+        self.attended = 0
+        self.lecture_gain = self.rally_loss = 0.0
+        self.lecture_gain_by_food = np.zeros(2)  # per attending adult: food-secure, insecure
+        self.rally_exposed = 0
+        self.envy = np.nan
+        self.marriages = 0
+
+    # -- monthly rule --------------------------------------------------------------------------
+
+    def step(self) -> None:
+        sim, p = self.sim, self.pars
+        people, hh = sim.people, sim.households
+        self._reset_month()
+        household = people.household
+        unit = self._person_unit()
+        change = np.zeros(people.n, dtype=np.float32)
+
+        # Hunger and dependence on markets and remittances (household terms).
+        income = hh.income.astype(np.float64).sum(axis=1)
+        outside_state = hh.income[:, IncomeSource.MARKET] + hh.income[:, IncomeSource.REMITTANCE]
+        dependence = np.divide(outside_state, income, out=np.zeros(hh.n), where=income > 0)
+        erosion = (p.hunger_effect * hh.food_insecure + p.market_effect * dependence).astype(
+            np.float32
+        )
+        change -= erosion[household]
+        del income, outside_state, dependence, erosion
+
+        hh.standing *= np.float32(p.standing_memory)
+        hh.standing += np.float32(1 - p.standing_memory) * hh.spending
+        self._lectures(change, household)
+        self._rallies(change, unit)
+        self._punishments_seen(change, unit)
+
+        loyalty = people.loyalty
+        loyalty += change
+        del change
+        self._neighbours(loyalty, unit)
+        np.clip(loyalty, 0, 1, out=loyalty)
+        self._update_aggregates()
+        if sim.month.month == p.marriage_month:
+            self._marry()
+
+    def _lectures(self, change: np.ndarray, household: np.ndarray) -> None:
+        """Weekly lectures: an adult attends each with the attendance rate; each attended one
+        persuades by credibility x receptivity, with room to grow (1 - L)."""
+        p, people = self.pars, self.sim.people
+        if p.lectures_per_month == 0 or p.lecture_attendance == 0:
+            return
+        # Lectures attended ~ Binomial(lectures, attendance), drawn from one uniform per person
+        # through the binomial CDF (far cheaper than binomial draws for 26 million people).
+        k = np.arange(p.lectures_per_month + 1)
+        cdf = np.cumsum(
+            [math.comb(p.lectures_per_month, i) for i in k]
+            * p.lecture_attendance**k
+            * (1 - p.lecture_attendance) ** (p.lectures_per_month - k)
+        )[:-1].astype(np.float32)
+        u = self.rng.random(people.n, dtype=np.float32)
+        attended = np.zeros(people.n, dtype=np.float32)
+        for threshold in cdf:
+            attended += u > threshold
+        del u
+        attended *= self.adult
+        self.attended = int(np.count_nonzero(attended))
+        hungry = self.sim.households.food_insecure[household]
+        receptivity = np.where(hungry, np.float32(p.hungry_receptivity), np.float32(1.0))
+        gain = attended * receptivity
+        gain *= np.float32(p.lecture_effect * p.lecture_credibility)
+        gain *= 1 - people.loyalty
+        self.lecture_gain = float(gain.sum(dtype=np.float64)) / max(self.attended, 1)
+        went = attended > 0
+        for group, mask in enumerate((went & ~hungry, went & hungry)):  # fed, then hungry
+            total = float(gain[mask].sum(dtype=np.float64))
+            self.lecture_gain_by_food[group] = total / max(int(np.count_nonzero(mask)), 1)
+        change += gain
+
+    def _rallies(self, change: np.ndarray, unit: np.ndarray) -> None:
+        """Rallies against defectors backfire where defector families visibly live well."""
+        p = self.pars
+        exposure = self._defector_prosperity()
+        self.envy = float(exposure[exposure > 0].mean()) if (exposure > 0).any() else 0.0
+        if p.rally_intensity == 0:
+            return
+        loss = (p.rally_backfire * p.rally_intensity * np.minimum(exposure, 1.0)).astype(np.float32)
+        person_loss = loss[unit] * self.adult
+        self.rally_exposed = int(np.count_nonzero(person_loss))
+        self.rally_loss = float(person_loss.sum(dtype=np.float64)) / max(self.rally_exposed, 1)
+        change -= person_loss
+
+    def _defector_prosperity(self) -> np.ndarray:
+        """Per inminban: how much better its defector families live than their neighbours
+        (relative spending gap, 0 where none lives better), seen more clearly the more openly
+        they show it."""
+        hh = self.sim.households
+        n_units = len(self.fear)
+        defector = hh.relatives_abroad > 0
+        spending = hh.standing.astype(np.float64)
+        theirs = group_mean(hh.inminban[defector], n_units, spending[defector])
+        others = group_mean(hh.inminban[~defector], n_units, spending[~defector])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = np.nan_to_num(theirs / others - 1, nan=0.0, posinf=0.0)
+        return np.maximum(gap, 0)
+
+    def _punishments_seen(self, change: np.ndarray, unit: np.ndarray) -> None:
+        p, hh = self.pars, self.sim.households
+        self.fear *= 1 - p.fear_decay
+        punished = self.sim.enforcement.punished_households()
+        if len(punished) == 0:
+            return
+        seen = np.bincount(hh.inminban[punished], minlength=len(self.fear)).astype(np.float32)
+        self.fear += p.fear_per_punishment * seen
+        np.minimum(self.fear, 1 - p.base_fear, out=self.fear)
+        change -= (np.float32(p.punishment_effect) * (seen > 0))[unit]
+
+    def _neighbours(self, loyalty: np.ndarray, unit: np.ndarray) -> None:
+        """Bounded confidence: move toward the inminban's mean view (as it stood at the end of
+        last month: everyone updates at once) when it is close enough."""
+        p = self.pars
+        if p.neighbour_pull == 0:
+            return
+        gap = self.inminban_loyalty.astype(np.float32)[unit]
+        gap -= loyalty
+        gap *= (np.abs(gap) < p.neighbour_confidence) & self.adult
+        gap *= np.float32(p.neighbour_pull)
+        loyalty += gap
+
+    def _person_unit(self) -> np.ndarray:
+        """Each person's inminban, cached until a household is moved by exile."""
+        if self._moves != self.sim.population.moves:
+            self._unit = self.sim.households.inminban[self.sim.people.household]
+            self._moves = self.sim.population.moves
+        return self._unit
+
+    def _update_aggregates(self) -> None:
+        """Household and inminban loyalty (what feedbacks read) and everyone's compliance."""
+        sim, p = self.sim, self.pars
+        people, hh = sim.people, sim.households
+        sums = np.bincount(people.household, weights=people.loyalty * self.adult, minlength=hh.n)
+        hh.loyalty[:] = np.where(self.adults > 0, sums / np.maximum(self.adults, 1), p.initial_mean)
+        n_units = len(self.fear)
+        adults = np.bincount(hh.inminban, weights=self.adults, minlength=n_units)
+        self.inminban_loyalty = np.bincount(hh.inminban, weights=sums, minlength=n_units) / (
+            np.maximum(adults, 1)
+        )
+        fear = (p.base_fear + self.fear)[self._person_unit()]
+        np.multiply(1 - people.loyalty, fear, out=people.compliance)
+        people.compliance += people.loyalty
+
+    def household_compliance(self) -> np.ndarray:
+        """Mean compliance of each household's adults (fear is shared by the inminban, so it
+        follows from the household's mean loyalty)."""
+        hh = self.sim.households
+        fear = self.pars.base_fear + self.fear[hh.inminban]
+        return hh.loyalty + (1 - hh.loyalty) * fear
+
+    def _marry(self) -> None:
+        """A share of unmarried young adults at home marry, men and women of a province
+        paired by rank of their households' desirability (plus taste)."""
+        sim, p, rng = self.sim, self.pars, self.rng
+        people, hh = sim.people, sim.households
+        desirability = self._desirability()
+        self.desirability = desirability
+        single = np.flatnonzero(
+            (people.age_band == AgeBand.YOUNG)
+            & ~people.married
+            & (people.role != Role.ABROAD)
+            & (people.role != Role.DETAINED)
+        )
+        self.eligible = np.bincount(
+            self._kind_of(people.household[single]), minlength=len(HouseholdKind) + 1
+        )
+        single = single[rng.random(len(single)) < p.marriage_rate]  # this year's seekers
+        province = hh.province[people.household[single]]
+        score = desirability[people.household[single]] + p.match_noise * rng.standard_normal(
+            len(single)
+        )
+        married = []
+        for prov in np.unique(province):
+            here = np.flatnonzero(province == prov)
+            women = here[people.female[single[here]]]
+            men = here[~people.female[single[here]]]
+            k = min(len(women), len(men))  # the more desirable of the larger side marry
+            for side in (women, men):
+                married.append(single[side[np.argsort(-score[side], kind="stable")[:k]]])
+        couples = np.concatenate([np.zeros(0, dtype=np.int64), *married])
+        people.married[couples] = True
+        self.marriages = len(couples) // 2
+        self.married_by_kind = np.bincount(
+            self._kind_of(people.household[couples]), minlength=len(HouseholdKind) + 1
+        )
+
+    def _kind_of(self, households: np.ndarray) -> np.ndarray:
+        """Household kind, with defector families (relatives abroad) as one more group."""
+        hh = self.sim.households
+        return np.where(
+            hh.relatives_abroad[households] > 0, len(HouseholdKind), hh.kind[households]
+        )
+
+    def _desirability(self) -> np.ndarray:
+        """Each household's desirability as in-laws: its standing (percentile of visible
+        consumption within the province), a cadre in the family, and the risk of a defector in it, weighed by how
+        much the province still cares about politics (its mean loyalty)."""
+        sim, p = self.sim, self.pars
+        hh, geo = sim.households, sim.geography
+        standing = np.zeros(hh.n, dtype=np.float32)
+        bounds = np.searchsorted(hh.province, np.arange(geo.n + 1))  # households by province
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            order = np.argsort(hh.standing[lo:hi], kind="stable")
+            standing[lo + order] = np.arange(hi - lo, dtype=np.float32) / max(hi - lo - 1, 1)
+        province_loyalty = group_mean(hh.province, geo.n, hh.loyalty)
+        cadre = hh.kind == HouseholdKind.CADRE
+        defector = hh.relatives_abroad > 0
+        risk = p.background_risk * province_loyalty[hh.province]
+        return standing + p.cadre_desirability * cadre - (risk * defector).astype(np.float32)
+
+    # -- shared with other modules ---------------------------------------------------------------
+
+    def receive_gift(self, persons: np.ndarray) -> None:
+        """A gift from the leader: loyalty grows in proportion to the loyalty already there."""
+        loyalty = self.sim.people.loyalty
+        loyalty[persons] = np.minimum(1.0, loyalty[persons] * (1 + self.pars.gift_effect))
+
+    def defection_multiplier(self) -> np.ndarray:
+        """Per household: how much less loyal households are more likely to leave."""
+        p = self.pars
+        return np.exp(p.feedback_defection * (REFERENCE_LOYALTY - self.sim.households.loyalty))
+
+    def career_weight(self, persons: np.ndarray) -> np.ndarray:
+        """How much an official values career credit or fears exposure, by loyalty (1 at the
+        reference loyalty)."""
+        loyalty = self.sim.people.loyalty[persons]
+        return np.maximum(0.0, 1 + self.pars.feedback_bribery * (loyalty - REFERENCE_LOYALTY))
+
+    def informing(self, households: np.ndarray) -> np.ndarray:
+        """How readily the neighbours of each household inform (1 at the reference loyalty)."""
+        p, hh = self.pars, self.sim.households
+        neighbours = self.inminban_loyalty[hh.inminban[households]]
+        return np.maximum(0.0, 1 + p.feedback_informing * (neighbours - REFERENCE_LOYALTY))
+
+    def gift_regard(self, persons: np.ndarray) -> np.ndarray:
+        """The loyalty by which a recipient values a leader's gift (the reference loyalty for
+        everyone when the feedback is off)."""
+        p = self.pars
+        loyalty = self.sim.people.loyalty[persons].astype(np.float64)
+        return REFERENCE_LOYALTY + p.feedback_gifts * (loyalty - REFERENCE_LOYALTY)
+
+    def openness(self, households: np.ndarray) -> np.ndarray:
+        """Share of a family's money it lets others see: less loyal families hide less."""
+        p = self.pars
+        return 1 - p.feedback_openness * self.sim.households.loyalty[households]
+
+    # -- results ---------------------------------------------------------------------------------
+
+    def record(self, rec) -> None:
+        sim = self.sim
+        people, hh, geo = sim.people, sim.households, sim.geography
+        adults = self.adults
+        by_household = {"private_loyalty": hh.loyalty, "compliance": self.household_compliance()}
+        role = np.where(self.adult, people.role, np.int8(len(Role))).astype(np.int8)
+        role_adults = np.bincount(role, minlength=len(Role) + 1)[:-1]
+        insecure = hh.food_insecure.view(np.int8)
+        has_defector = np.bincount(
+            hh.inminban, weights=hh.relatives_abroad > 0, minlength=len(self.fear)
+        )
+        exposed = (has_defector[hh.inminban] > 0).astype(np.int8)
+        for name, person_values in (
+            ("private_loyalty", people.loyalty),
+            ("compliance", people.compliance),
+        ):
+            weighted = by_household[name] * adults  # sums over each household's adults
+            rec.add(name, weighted.sum() / max(adults.sum(), 1))
+            by_role = np.bincount(role, weights=person_values, minlength=len(Role) + 1)[:-1]
+            rec.add_groups(
+                name, by_role / np.maximum(role_adults, 1), "role", [label(r) for r in Role]
+            )
+            for dimension, codes, groups in (
+                ("province", hh.province, geo.names),
+                ("food_security", insecure, ["secure", "insecure"]),
+                ("defector_neighbours", exposed, ["without", "with"]),
+            ):
+                total = group_sum(codes, len(groups), weighted)
+                count = group_sum(codes, len(groups), adults)
+                rec.add_groups(name, total / np.maximum(count, 1), dimension, groups)
+        sample = people.loyalty[self.decile_sample]
+        deciles = np.quantile(sample, np.arange(1, 10) / 10) if len(sample) else np.full(9, np.nan)
+        rec.add_groups("private_loyalty", deciles, "decile", [f"p{10 * k}" for k in range(1, 10)])
+        n_adults = max(int(adults.sum()), 1)
+        rec.add("lecture_attendance_share", self.attended / n_adults)
+        rec.add("lecture_loyalty_gain", self.lecture_gain)
+        rec.add_groups(
+            "lecture_loyalty_gain",
+            self.lecture_gain_by_food,
+            "food_security",
+            ["secure", "insecure"],
+        )
+        rec.add("rally_loyalty_loss", self.rally_loss)
+        rec.add("rally_exposed_adults", self.rally_exposed)
+        rec.add("envy_index", self.envy)
+        informing = self.informing(np.arange(hh.n)).mean() * sim.enforcement.pars.informer_rate
+        rec.add("informing_rate", float(informing))
+        if sim.month.month == self.pars.marriage_month:
+            self._record_marriages(rec)
+
+    def _record_marriages(self, rec) -> None:
+        hh = self.sim.households
+        groups = [label(k) for k in HouseholdKind] + ["defector_family"]
+        rec.add("marriages", self.marriages)
+        rec.add_groups(
+            "marriage_rate",
+            self.married_by_kind / np.maximum(self.eligible, 1),
+            "household_kind",
+            groups,
+        )
+        desirability = group_mean(
+            self._kind_of(np.arange(hh.n)), len(groups), self.desirability.astype(np.float64)
+        )
+        rec.add_groups("marriage_desirability", desirability, "household_kind", groups)
+        cadre, defector = desirability[HouseholdKind.CADRE], desirability[-1]
+        rec.add("defector_family_relative_desirability", defector / cadre if cadre else np.nan)
