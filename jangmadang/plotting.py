@@ -116,6 +116,44 @@ def plot_run(
     return path
 
 
+def plot_ensemble(
+    summary: pd.DataFrame,
+    events: list[Event],
+    path: str | Path,
+    indicators: tuple[str, ...] | list[str],
+    title: str = "",
+) -> Path:
+    """One panel per national indicator of an ensemble: the median and the 5-95% band."""
+    national = summary[summary["dimension"] == "all"]
+    unknown = sorted(set(indicators) - set(national["indicator"].unique()))
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    columns = 2 if len(indicators) > 1 else 1
+    rows = math.ceil(len(indicators) / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(6.5 * columns, 2.8 * rows), squeeze=False, sharex=True
+    )
+    for ax, indicator in zip(axes.flat, indicators, strict=False):
+        data = national[national["indicator"] == indicator].sort_values("date")
+        ax.fill_between(data["date"], data["q05"], data["q95"], alpha=0.3, label="5-95%")
+        ax.plot(data["date"], data["median"], lw=1.4, label=f"median of {int(data['runs'].max())}")
+        _mark_events(ax, events)
+        ax.set_title(indicator.replace("_", " "), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="upper left")
+    for ax in list(axes.flat)[len(indicators) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _stacked(ax, results: pd.DataFrame, parts: dict[tuple[str, str, str], str]) -> None:
     key = list(zip(results["indicator"], results["dimension"], results["group"], strict=True))
     rows = results[pd.Series(key, index=results.index).isin(set(parts))]

@@ -140,6 +140,14 @@ class Sim:
         )
         rec.add("income_total_usd", income.mean())
         rec.add("market_income_share", market_share)
+        # Share of earning households living mostly off markets (at least three-quarters of
+        # income): the quantity the 2017 in-country survey asked about.
+        earning = income > 0
+        mostly_market = hh.income[:, IncomeSource.MARKET] >= 0.75 * income
+        rec.add(
+            "households_mostly_market_share",
+            np.count_nonzero(mostly_market & earning) / max(np.count_nonzero(earning), 1),
+        )
         rec.add("gini_income", gini(income))
         rec.add("cash_mean_usd", hh.cash.mean())
         rec.add("cash_median_usd", median(hh.cash))

@@ -48,6 +48,24 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+_ENSEMBLE_TABLES = """
+CREATE TABLE IF NOT EXISTS ensembles (
+    ensemble_id VARCHAR PRIMARY KEY,
+    scenario VARCHAR,
+    scenario_hash VARCHAR,
+    base_seed BIGINT,
+    created_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS ensemble_members (
+    ensemble_id VARCHAR,
+    member INTEGER,
+    seed BIGINT,
+    run_id VARCHAR,
+    PRIMARY KEY (ensemble_id, member)
+)
+"""
+
+
 class UnknownRun(KeyError):
     pass
 
@@ -69,6 +87,7 @@ class ResultsStore:
         self.out.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.catalog))
         con.execute(_RUNS_TABLE)
+        con.execute(_ENSEMBLE_TABLES)
         return con
 
     def _read(self) -> duckdb.DuckDBPyConnection:
@@ -124,6 +143,72 @@ class ResultsStore:
                 "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?",
                 ["failed", datetime.now(), error, run_id],
             )
+
+    def save_member(
+        self,
+        ensemble_id: str,
+        member: int,
+        scenario: Scenario,
+        results: pd.DataFrame,
+        wall_seconds: float,
+    ) -> str:
+        """Store one finished member of an ensemble: its folder and Parquet first, then its
+        catalog rows in one transaction, so an interruption never leaves a half-stored member
+        (a member is either catalogued with its results or absent and run again)."""
+        stamp = datetime.now()
+        run_id = f"{ensemble_id}-m{member:04d}-{secrets.token_hex(3)}"
+        folder = self.run_dir(run_id)
+        folder.mkdir(parents=True)
+        (folder / "scenario.toml").write_text(scenario_to_toml(scenario))
+        path = folder / "results.parquet"
+        table = pa.Table.from_pandas(
+            results.assign(run_id=run_id)[["run_id", *results.columns]], preserve_index=False
+        )
+        pq.write_table(table, path)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', NULL, ?)",
+                [
+                    run_id,
+                    scenario.name,
+                    scenario.fingerprint(),
+                    scenario.seed,
+                    scenario.population.size,
+                    format_month(scenario.start),
+                    format_month(scenario.end),
+                    jangmadang.__version__,
+                    stamp,
+                    datetime.now(),
+                    wall_seconds,
+                    str(path),
+                ],
+            )
+            con.execute(
+                "INSERT INTO ensemble_members VALUES (?, ?, ?, ?)",
+                [ensemble_id, member, scenario.seed, run_id],
+            )
+            con.execute("COMMIT")
+        return run_id
+
+    def open_ensemble(self, ensemble_id: str, scenario: Scenario) -> None:
+        """Catalog an ensemble (once); its members are added as they finish."""
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO ensembles VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [ensemble_id, scenario.name, scenario.fingerprint(), scenario.seed, datetime.now()],
+            )
+
+    def ensemble_members(self, ensemble_id: str) -> pd.DataFrame:
+        """The stored members of an ensemble (member, seed, run_id, results_path)."""
+        if not self.catalog.is_file():
+            return pd.DataFrame(columns=["member", "seed", "run_id", "results_path"])
+        with self._connect() as con:
+            return con.execute(
+                "SELECT m.member, m.seed, m.run_id, r.results_path FROM ensemble_members m "
+                "JOIN runs r USING (run_id) WHERE m.ensemble_id = ? ORDER BY m.member",
+                [ensemble_id],
+            ).df()
 
     def save(self, sim) -> str:
         """Store a finished :class:`~jangmadang.Sim`; return the run id."""

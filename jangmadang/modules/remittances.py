@@ -140,6 +140,10 @@ class Remittances(Module):
         rec.add("remittances_seized_usd", self.seized)
         rec.add("remittances_received_usd", self.delivered)
         rec.add("remittance_transfers", self.transfers)
+        yearly = (
+            self.sent / self.transfers * self.pars.transfers_per_year if self.transfers else np.nan
+        )
+        rec.add("remittance_yearly_per_remitter_usd", yearly)
         rec.add("broker_share_of_transfers", self.fees / self.sent if self.sent else np.nan)
         received = hh.income[:, IncomeSource.REMITTANCE]
         rec.add_groups(

@@ -1,0 +1,199 @@
+"""Pattern-oriented validation: every stylized fact from the reports, checked at once.
+
+Each :class:`Pattern` names an observed regularity, the report or statistic it comes from, and
+how to measure it on ensembles, as one number per member:
+
+- ``scenario``: alt minus base (same seeds) of an indicator's mean over a window;
+- ``groups``: group A minus group B of one indicator within the baseline;
+- ``trend``: the mean over a late window minus the mean over an early one;
+- ``level``: the mean over a window minus a threshold.
+
+The pattern passes when the whole 95% interval of the mean effect lies on the expected side of
+zero. Add a pattern by appending to ``PATTERNS``; each scenario it needs is run once as an
+ensemble and shared by every pattern that uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jangmadang.experiments.compare import interval
+from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
+from jangmadang.experiments.runner import dask_client
+from jangmadang.scenario import with_overrides
+from jangmadang.store import ResultsStore
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    source: str  # a report file name or a statistic in the evidence ledger's [sources]
+    kind: str  # scenario | groups | trend | level
+    indicator: str
+    expect: int  # +1: the effect is positive; -1: negative
+    window: tuple[str, str] = ("2012-01", "2025-12")
+    base: str = "baseline"
+    alt: str = ""  # kind scenario: the scenario compared with the base
+    dimension: str = "all"
+    groups: tuple[str, str] = ("all", "all")  # kind groups: A and B
+    early: tuple[str, str] = ("2012-01", "2012-12")  # kind trend
+    threshold: float = 0.0  # kind level
+    description: str = field(default="", compare=False)
+
+
+CLOSURE = ("2020-02", "2023-07")
+PATTERNS = (
+    Pattern("closure raises food prices", "002_d0e71752c93d23e1.txt", "scenario",
+            "food_price_usd_per_kg", +1, CLOSURE, base="no_border_closure", alt="baseline"),
+    Pattern("closure raises food insecurity", "002_d0e71752c93d23e1.txt", "scenario",
+            "food_insecure_share", +1, CLOSURE, base="no_border_closure", alt="baseline"),
+    Pattern("closure cuts remittances received", "002_d0e71752c93d23e1.txt", "scenario",
+            "remittances_received_usd", -1, CLOSURE, base="no_border_closure", alt="baseline"),
+    Pattern("closure raises the brokers' share", "002_d0e71752c93d23e1.txt", "scenario",
+            "broker_share_of_transfers", +1, CLOSURE, base="no_border_closure", alt="baseline"),
+    Pattern("closure cuts defections", "mou_arrivals", "scenario",
+            "defections", -1, CLOSURE, base="no_border_closure", alt="baseline"),
+    Pattern("sanctions cut exports", "unscr_2017", "scenario",
+            "exports_usd", -1, ("2017-01", "2019-12"), alt="strict_sanctions"),
+    Pattern("market growth ties donju to party secretaries", "001_7779113432fd1511.txt",
+            "scenario", "donju_secretary_tie_share", +1, ("2019-01", "2021-12"),
+            alt="market_boom"),
+    Pattern("tied donju earn more than untied", "001_7779113432fd1511.txt", "groups",
+            "donju_income_usd", +1, dimension="tied", groups=("tied", "untied")),
+    Pattern("border agents take more than interior agents", "004_50cf4b8f26c8f34a.txt",
+            "groups", "agent_bribe_income_usd", +1, ("2014-01", "2019-12"),
+            dimension="border", groups=("border", "interior")),
+    Pattern("families with relatives abroad spend more", "002_d0e71752c93d23e1.txt", "groups",
+            "spending_usd", +1, ("2015-01", "2019-12"), dimension="relatives_abroad",
+            groups=("with", "without")),
+    Pattern("most household income comes from markets", "csis_survey_2017", "level",
+            "market_income_share", +1, threshold=0.5),
+    Pattern("private loyalty withers", "000_27c40fbff0bfb932.txt", "trend",
+            "private_loyalty", -1, ("2025-01", "2025-12")),
+    Pattern("compliance stays high", "002_d0e71752c93d23e1.txt", "level",
+            "compliance", +1, threshold=0.7),
+    Pattern("arrivals in the South fall after 2011", "mou_arrivals", "trend",
+            "arrivals_south_korea", -1, ("2017-01", "2019-12"), early=("2012-01", "2013-12")),
+)  # fmt: skip
+
+
+def _series_mean(df: pd.DataFrame, indicator, dimension, group, window) -> float:
+    rows = df[(df.indicator == indicator) & (df.dimension == dimension) & (df.group == group)]
+    rows = rows[(rows.date >= window[0]) & (rows.date <= window[1])]
+    return float(rows.value.mean()) if len(rows) else np.nan
+
+
+def effects(pattern: Pattern, runs: dict[str, dict[int, pd.DataFrame]]) -> np.ndarray:
+    """The pattern's effect for every member (``runs``: scenario -> member -> results)."""
+    p, base = pattern, runs[pattern.base]
+    members = sorted(base)
+    if p.kind == "scenario":
+        alt = runs[p.alt]
+        members = [m for m in members if m in alt]
+        return np.array(
+            [
+                _series_mean(alt[m], p.indicator, "all", "all", p.window)
+                - _series_mean(base[m], p.indicator, "all", "all", p.window)
+                for m in members
+            ]
+        )
+    if p.kind == "groups":
+        a, b = p.groups
+        return np.array(
+            [
+                _series_mean(base[m], p.indicator, p.dimension, a, p.window)
+                - _series_mean(base[m], p.indicator, p.dimension, b, p.window)
+                for m in members
+            ]
+        )
+    if p.kind == "trend":
+        return np.array(
+            [
+                _series_mean(base[m], p.indicator, "all", "all", p.window)
+                - _series_mean(base[m], p.indicator, "all", "all", p.early)
+                for m in members
+            ]
+        )
+    if p.kind == "level":
+        return np.array(
+            [
+                _series_mean(base[m], p.indicator, "all", "all", p.window) - p.threshold
+                for m in members
+            ]
+        )
+    raise ValueError(f"pattern {p.name!r}: unknown kind {p.kind!r}")
+
+
+DEFAULT_RUNS = 8
+DEFAULT_POPULATION = 500_000  # enough defectors a year for the arrivals trend to show
+
+
+def validate(
+    runs: int = DEFAULT_RUNS,
+    *,
+    patterns: tuple[Pattern, ...] = PATTERNS,
+    out: str | Path = "results",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client=None,
+    progress=None,
+    population: int | None = DEFAULT_POPULATION,
+    **run_options,
+) -> pd.DataFrame:
+    """Run every scenario the patterns need as an ensemble (same seeds for all) and return
+    the table: pattern, source, effect, low, high, expected sign, passed."""
+    run_options["population"] = population
+    names = sorted({p.base for p in patterns} | {p.alt for p in patterns if p.alt})
+    base_seed = resolve("baseline", **run_options).seed
+    scenarios = {
+        name: with_overrides(resolve(name, **run_options), {"seed": base_seed}) for name in names
+    }
+
+    def run_all(c):
+        return {
+            name: run_ensemble(s, runs, out=out, client=c, resume=True, progress=progress)
+            for name, s in scenarios.items()
+        }
+
+    if client is not None:
+        ids = run_all(client)
+    else:
+        with dask_client(workers, scheduler) as own:
+            ids = run_all(own)
+    store = ResultsStore(out)
+    results = {name: member_results(store, ensemble) for name, ensemble in ids.items()}
+    rows = []
+    for p in patterns:
+        mean, low, high = interval(effects(p, results))
+        passed = bool(low > 0) if p.expect > 0 else bool(high < 0)
+        rows.append(
+            {
+                "pattern": p.name,
+                "source": p.source,
+                "effect": mean,
+                "low": low,
+                "high": high,
+                "expected": "+" if p.expect > 0 else "-",
+                "passed": passed,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, command: str) -> str:
+    """The validation table as Markdown, with the command that made it."""
+    lines = [
+        f"Made with `{command}`.",
+        "",
+        "| pattern | source | effect (95% interval) | expected | result |",
+        "|---|---|---|:---:|:---:|",
+    ]
+    for row in table.itertuples():
+        effect = f"{row.effect:.3g} ({row.low:.3g} to {row.high:.3g})"
+        verdict = "pass" if row.passed else "FAIL"
+        lines.append(f"| {row.pattern} | {row.source} | {effect} | {row.expected} | {verdict} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,206 @@
+"""Experiments on Dask: ensembles that survive dead workers and interruptions, results that do
+not depend on the number of workers, comparison, Sobol sensitivity, calibration, validation."""
+
+import os
+import signal
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from jangmadang import evidence
+from jangmadang.cli import app
+from jangmadang.experiments import dask_client, member_results, member_seeds, run_ensemble
+from jangmadang.experiments.calibration import calibrate
+from jangmadang.experiments.compare import compare
+from jangmadang.experiments.ensemble import (
+    EnsembleExists,
+    ensemble_id_of,
+    ensemble_summary,
+    resolve,
+)
+from jangmadang.experiments.sensitivity import sensitivity
+from jangmadang.experiments.validation import PATTERNS, validate
+from jangmadang.scenario import load_scenario, with_overrides
+from jangmadang.store import ResultsStore
+
+TINY = {"population": 8_000, "start": "2019-01", "end": "2019-12"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client(workers=2) as c:
+        yield c
+
+
+def stored(folder, ensemble_id):
+    return ResultsStore(folder).ensemble_members(ensemble_id)
+
+
+def test_member_seeds_do_not_depend_on_the_ensemble_size():
+    assert member_seeds(7, 3) == member_seeds(7, 5)[:3]
+    assert len(set(member_seeds(7, 50))) == 50
+
+
+def test_two_workers_give_the_same_results_as_one(client, tmp_path):
+    one = run_ensemble("baseline", 4, out=tmp_path / "one", workers=1, **TINY)
+    two = run_ensemble("baseline", 4, out=tmp_path / "two", client=client, **TINY)
+    assert one == two  # same scenario and seed: same ensemble id
+    a, b = (
+        member_results(ResultsStore(tmp_path / "one"), one),
+        member_results(ResultsStore(tmp_path / "two"), two),
+    )
+    assert sorted(a) == sorted(b) == [0, 1, 2, 3]
+    for m in a:
+        pd.testing.assert_frame_equal(a[m].drop(columns="run_id"), b[m].drop(columns="run_id"))
+    assert not a[0].drop(columns="run_id").equals(a[1].drop(columns="run_id"))  # seeds differ
+
+
+def test_a_worker_killed_mid_ensemble_loses_nothing_and_duplicates_nothing(client, tmp_path):
+    killed = []
+
+    def kill_a_worker(_member):
+        if not killed:
+            pids = client.run(os.getpid)
+            pid = sorted(pids.values())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    options = dict(TINY, population=20_000, end="2020-12")
+    ensemble_id = run_ensemble(
+        "baseline", 6, out=tmp_path, client=client, on_member=kill_a_worker, **options
+    )
+    assert killed
+    members = stored(tmp_path, ensemble_id)
+    assert sorted(members.member) == list(range(6))
+    assert list(members.seed) == member_seeds(resolve("baseline", **options).seed, 6)
+    runs = ResultsStore(tmp_path).runs()
+    assert len(runs) == 6 and runs.run_id.is_unique
+    assert len(list(tmp_path.glob("runs/*/results.parquet"))) == 6
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+
+
+def test_an_interrupted_ensemble_resumes_with_only_the_missing_seeds(client, tmp_path):
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(_member):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run_ensemble("baseline", 5, out=tmp_path, client=client, on_member=interrupt, **TINY)
+    ensemble_id = ensemble_id_of(resolve("baseline", **TINY))
+    before = stored(tmp_path, ensemble_id)
+    assert 1 <= len(before) < 5
+    with pytest.raises(EnsembleExists):
+        run_ensemble("baseline", 5, out=tmp_path, client=client, **TINY)
+    ran = []
+    run_ensemble(
+        "baseline", 5, out=tmp_path, client=client, resume=True, on_member=ran.append, **TINY
+    )
+    after = stored(tmp_path, ensemble_id)
+    assert sorted(after.member) == list(range(5))
+    assert sorted(ran) == sorted(set(range(5)) - set(before.member))
+    kept = after.set_index("member").run_id
+    assert all(kept[m] == r for m, r in zip(before.member, before.run_id, strict=True))
+    assert len(ResultsStore(tmp_path).runs()) == 5
+
+
+def test_ensemble_summary_bands_contain_the_median(client, tmp_path):
+    ensemble_id = run_ensemble("baseline", 4, out=tmp_path, client=client, **TINY)
+    summary = ensemble_summary(ResultsStore(tmp_path), ensemble_id, ["food_price_usd_per_kg"])
+    assert (summary.runs == 4).all()
+    assert (summary.q05 <= summary["median"]).all() and (summary["median"] <= summary.q95).all()
+
+
+def test_comparison_pairs_members_on_the_same_seeds(client, tmp_path):
+    options = dict(TINY, population=20_000, end="2021-12")
+    result = compare(
+        "no_border_closure",
+        "baseline",
+        3,
+        indicators=["food_price_usd_per_kg", "remittances_received_usd"],
+        window=("2020-02", "2021-12"),
+        out=tmp_path,
+        client=client,
+        **options,
+    )
+    table = result.table.set_index("indicator")
+    assert table.loc["food_price_usd_per_kg", "low"] > 0  # the closure raises prices
+    assert table.loc["remittances_received_usd", "high"] < 0  # and cuts remittances
+    base = member_results(ResultsStore(tmp_path), result.base_ensemble)
+    alt = member_results(ResultsStore(tmp_path), result.alt_ensemble)
+    before = "2019-12-01"  # common random numbers: identical until the closure
+    for m in base:
+        b, a = (df[df.date <= before].drop(columns="run_id") for df in (base[m], alt[m]))
+        pd.testing.assert_frame_equal(b.reset_index(drop=True), a.reset_index(drop=True))
+
+
+def test_sobol_on_four_parameters(client):
+    params = [
+        "food.harvest_sd",
+        "markets.goods_spending_share",
+        "defection.base_hazard",
+        "loyalty.market_effect",
+    ]
+    table = sensitivity(
+        "baseline",
+        params,
+        samples=8,
+        indicators=["food_insecure_share", "private_loyalty"],
+        client=client,
+        **TINY,
+    )
+    assert len(table) == 8 and set(table.parameter) == set(params)
+    assert np.isfinite(table[["S1", "ST"]].to_numpy()).all()
+    loyalty = table[table.indicator == "private_loyalty"].set_index("parameter")
+    assert loyalty.ST.idxmax() == "loyalty.market_effect"
+
+
+def test_calibration_improves_on_a_misset_scenario(client, tmp_path):
+    misset = with_overrides(
+        resolve("baseline", population=60_000, start="2012-01", end="2019-12"),
+        {"defection.base_hazard": 2.8e-5},
+    )
+    result = calibrate(misset, ["defection.base_hazard"], trials=4, out=tmp_path, client=client)
+    assert result.best_loss < result.default_loss
+    calibrated = load_scenario(result.scenario_path)
+    assert calibrated.defection.base_hazard == pytest.approx(
+        result.best_params["defection.base_hazard"]
+    )
+    assert "| arrivals |" in result.report_path.read_text()
+    assert (result.report_path.parent / "fit.png").is_file()
+    # The study is stored: running again adds trials to it.
+    again = calibrate(misset, ["defection.base_hazard"], trials=2, out=tmp_path, client=client)
+    assert again.trials == result.trials + 2
+
+
+def test_every_pattern_names_a_known_source():
+    known = set(evidence.sources()) | set(evidence.REPORTS)
+    for pattern in PATTERNS:
+        assert pattern.source in known, pattern.name
+
+
+def test_validation_fast_version(client, tmp_path):
+    table = validate(3, out=tmp_path, client=client, population=30_000)
+    assert list(table.pattern) == [p.name for p in PATTERNS]
+    assert np.isfinite(table[["effect", "low", "high"]].to_numpy()).all()
+    assert table.passed.mean() >= 0.75, table[~table.passed]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ensemble", "baseline", "--runs", "0"], "--runs"),
+        (["compare", "baseline", "no_border_closure", "--window", "2020"], "--window"),
+        (["sensitivity", "baseline", "--params", "food.nope"], "unknown parameter"),
+        (["sensitivity", "baseline", "--params", "food.harvest_sd", "--method", "x"], "--method"),
+        (["calibrate", "baseline", "--targets", "missing.toml"], "--targets"),
+        (["ensemble", "no_such_scenario"], "no_such_scenario"),
+    ],
+)
+def test_experiment_commands_reject_bad_input_with_exit_code_2(args, message, tmp_path):
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
