@@ -252,7 +252,8 @@ def plot(
             stored = store.scenario(run_id)
         except UnknownRun:
             raise InputError(
-                f"run id {run_id!r}: not a run or ensemble in the catalog {store.catalog}"
+                f"run id {run_id!r}: not in the catalog {store.catalog} (no run or ensemble "
+                "has that id)"
             ) from None
         chosen = tuple(indicators) if indicators else DEFAULT_INDICATORS
         target = file or store.run_dir(run_id) / (

@@ -201,9 +201,16 @@ class ResultsStore:
 
     def ensemble_members(self, ensemble_id: str) -> pd.DataFrame:
         """The stored members of an ensemble (member, seed, run_id, results_path)."""
+        empty = pd.DataFrame(columns=["member", "seed", "run_id", "results_path"])
         if not self.catalog.is_file():
-            return pd.DataFrame(columns=["member", "seed", "run_id", "results_path"])
-        with self._connect() as con:
+            return empty
+        with self._read() as con:  # reading never changes the catalog
+            tables = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = 'ensemble_members'"
+            ).fetchone()[0]
+            if not tables:
+                return empty
             return con.execute(
                 "SELECT m.member, m.seed, m.run_id, r.results_path FROM ensemble_members m "
                 "JOIN runs r USING (run_id) WHERE m.ensemble_id = ? ORDER BY m.member",

@@ -122,7 +122,7 @@ class Loyalty(Module):
         people.set("loyalty", loyalty)
         people.add("compliance", np.float32)
         self.adult = people.age_band >= AgeBand.YOUNG  # ages never change
-        self.adults = np.bincount(people.household, weights=self.adult, minlength=hh.n)
+        self.adults = np.add.reduceat(self.adult, hh.first_person, dtype=np.float64)
         # Deciles are read from a fixed systematic sample of adults (every 16th): exact for the
         # sample, and a pass over 1/16 of the population.
         self.decile_sample = np.flatnonzero(self.adult)[::16]
@@ -195,23 +195,26 @@ class Loyalty(Module):
             * (1 - p.lecture_attendance) ** (p.lectures_per_month - k)
         )[:-1].astype(np.float32)
         u = self.rng.random(people.n, dtype=np.float32)
-        attended = np.zeros(people.n, dtype=np.float32)
+        attended = np.zeros(people.n, dtype=np.uint8)  # small counts: one byte per person
         for threshold in cdf:
             attended += u > threshold
         del u
         attended *= self.adult
         self.attended = int(np.count_nonzero(attended))
-        hungry = self.sim.households.food_insecure[household]
-        receptivity = np.where(hungry, np.float32(p.hungry_receptivity), np.float32(1.0))
-        gain = attended * receptivity
-        gain *= np.float32(p.lecture_effect * p.lecture_credibility)
-        gain *= 1 - people.loyalty
-        self.lecture_gain = float(gain.sum(dtype=np.float64)) / max(self.attended, 1)
-        went = attended > 0
-        for group, mask in enumerate((went & ~hungry, went & hungry)):  # fed, then hungry
-            total = float(gain[mask].sum(dtype=np.float64))
-            self.lecture_gain_by_food[group] = total / max(int(np.count_nonzero(mask)), 1)
+        hh = self.sim.households
+        per_lecture = np.where(hh.food_insecure, p.hungry_receptivity, 1.0).astype(np.float32)
+        per_lecture *= np.float32(p.lecture_effect * p.lecture_credibility)
+        gain = 1 - people.loyalty
+        gain *= attended
+        gain *= per_lecture[household]
         change += gain
+        # Mean gain per attending adult, among the fed and the hungry (household sums).
+        went = np.add.reduceat((attended > 0).view(np.uint8), hh.first_person)  # at most 9
+        gained = np.add.reduceat(gain, hh.first_person)
+        self.lecture_gain = float(gained.sum(dtype=np.float64)) / max(self.attended, 1)
+        for group, mask in enumerate((~hh.food_insecure, hh.food_insecure)):  # fed, hungry
+            total = gained[mask].sum(dtype=np.float64)
+            self.lecture_gain_by_food[group] = total / max(went[mask].sum(dtype=np.int64), 1)
 
     def _rallies(self, change: np.ndarray, unit: np.ndarray) -> None:
         """Rallies against defectors backfire where defector families visibly live well."""
@@ -274,7 +277,7 @@ class Loyalty(Module):
         """Household and inminban loyalty (what feedbacks read) and everyone's compliance."""
         sim, p = self.sim, self.pars
         people, hh = sim.people, sim.households
-        sums = np.bincount(people.household, weights=people.loyalty * self.adult, minlength=hh.n)
+        sums = np.add.reduceat(people.loyalty * self.adult, hh.first_person)  # float32: <= 9 terms
         hh.loyalty[:] = np.where(self.adults > 0, sums / np.maximum(self.adults, 1), p.initial_mean)
         n_units = len(self.fear)
         adults = np.bincount(hh.inminban, weights=self.adults, minlength=n_units)
