@@ -303,12 +303,14 @@ def _plot_fit(path: Path, targets: list[dict], runs: dict, scale: float) -> None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(targets), figsize=(4 * len(targets), 3), squeeze=False)
     for ax, t in zip(axes[0], targets, strict=True):
         observed = _observed(t)
         if t["kind"] == "yearly_total":
             ax.plot(observed.index, observed.values, "s", color="black", ms=3, label="observed")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             for label, style in (("default", "--"), ("best", "-")):
                 series = simulated(t, runs[label], scale)
                 ax.plot(series.index, series.values, style, label=label)
