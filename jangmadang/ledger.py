@@ -115,6 +115,14 @@ class Ledger:
         flows, self.flows = dict(self.flows), defaultdict(float)
         return flows
 
+    def total_income(self) -> np.ndarray:
+        """Each household's income this month over all sources (float64), summed column by
+        column: far faster than ``income.sum(axis=1)`` on the (households, sources) array."""
+        total = self.income[:, 0].astype(np.float64)
+        for source in range(1, self.income.shape[1]):
+            total += self.income[:, source]
+        return total
+
     def is_external(self, account: str) -> bool:
         return account in self.external
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from jangmadang.timeline import month_index
+
 if TYPE_CHECKING:
     from jangmadang.results import Recorder
     from jangmadang.sim import Sim
@@ -32,6 +34,11 @@ class Module:
     def __init__(self, sim: Sim):
         self.sim = sim
         self.rng: np.random.Generator | None = None  # this month's stream, set by the sim
+
+    @property
+    def month_index(self) -> int:
+        """The current month as an integer (``timeline.month_index``), for dates kept in arrays."""
+        return month_index(self.sim.month)
 
     @property
     def pars(self):

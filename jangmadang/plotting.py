@@ -80,11 +80,7 @@ def plot_run(
     unknown = sorted(set(indicators) - set(results["indicator"].unique()) - set(STACKED))
     if unknown:
         raise KeyError(", ".join(unknown))
-    columns = 2 if len(indicators) > 1 else 1
-    rows = math.ceil(len(indicators) / columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(6.5 * columns, 2.8 * rows), squeeze=False, sharex=True
-    )
+    fig, axes = _panel_grid(len(indicators))
     for ax, indicator in zip(axes.flat, indicators, strict=False):
         data = results[results["indicator"] == indicator]
         national = data[data["dimension"] == "all"]
@@ -98,22 +94,8 @@ def plot_run(
             for (_dimension, group), series in data.groupby(["dimension", "group"]):
                 ax.plot(series["date"], series["value"], lw=1, label=f"{group}")
             ax.legend(fontsize=6, ncol=2)
-        _mark_events(ax, events)
-        ax.set_title(indicator.replace("_", " "), fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(indicators) :]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.xaxis.set_major_locator(mdates.YearLocator(2))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        _finish_panel(ax, indicator, events)
+    return _save(fig, axes, len(indicators), title, path)
 
 
 def plot_ensemble(
@@ -128,22 +110,39 @@ def plot_ensemble(
     unknown = sorted(set(indicators) - set(national["indicator"].unique()))
     if unknown:
         raise KeyError(", ".join(unknown))
-    columns = 2 if len(indicators) > 1 else 1
-    rows = math.ceil(len(indicators) / columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(6.5 * columns, 2.8 * rows), squeeze=False, sharex=True
-    )
+    fig, axes = _panel_grid(len(indicators))
     for ax, indicator in zip(axes.flat, indicators, strict=False):
         data = national[national["indicator"] == indicator].sort_values("date")
         ax.fill_between(data["date"], data["q05"], data["q95"], alpha=0.3, label="5-95%")
         ax.plot(data["date"], data["median"], lw=1.4, label=f"median of {int(data['runs'].max())}")
-        _mark_events(ax, events)
-        ax.set_title(indicator.replace("_", " "), fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
         ax.legend(fontsize=6, loc="upper left")
-    for ax in list(axes.flat)[len(indicators) :]:
+        _finish_panel(ax, indicator, events)
+    return _save(fig, axes, len(indicators), title, path)
+
+
+def _panel_grid(n: int):
+    """A figure with n panels in two columns (one if n is 1), sharing the time axis."""
+    columns = 2 if n > 1 else 1
+    rows = math.ceil(n / columns)
+    return plt.subplots(
+        rows, columns, figsize=(6.5 * columns, 2.8 * rows), squeeze=False, sharex=True
+    )
+
+
+def _finish_panel(ax, indicator: str, events: list[Event]) -> None:
+    _mark_events(ax, events)
+    ax.set_title(indicator.replace("_", " "), fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+
+
+def _save(fig, axes, n: int, title: str, path: str | Path) -> Path:
+    """Hide unused panels, label the years, write the PNG (creating its folder)."""
+    for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.xaxis.set_major_locator(mdates.YearLocator(2))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

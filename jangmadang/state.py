@@ -123,6 +123,24 @@ def sorted_distinct(indices) -> np.ndarray:
     return indices
 
 
+def draw_within_groups(
+    pool: np.ndarray, pool_group: np.ndarray, groups: np.ndarray, rng
+) -> np.ndarray:
+    """For each entry of ``groups``, a random member of ``pool`` in the same group (e.g. an
+    agent of the case's province), with replacement; -1 where the group has no member.
+
+    Groups are visited in ascending order with one ``rng.integers`` draw each, so callers that
+    share the rule share the draws.
+    """
+    chosen = np.full(len(groups), -1, dtype=np.int64)
+    for group in np.unique(groups):
+        members = pool[pool_group == group]
+        mine = groups == group
+        if len(members):
+            chosen[mine] = members[rng.integers(0, len(members), np.count_nonzero(mine))]
+    return chosen
+
+
 def count_runs(ascending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of an ascending array and how often each occurs (uint8 counts, for
     per-household tallies: no household has 256 members)."""

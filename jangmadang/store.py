@@ -101,40 +101,39 @@ class ResultsStore:
     def start_run(self, scenario: Scenario) -> str:
         """Catalog a run as ``running`` and write its resolved scenario; return its id."""
         stamp = datetime.now()
-        run_id = f"{scenario.name}-{stamp:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-        folder = self.run_dir(run_id)
-        folder.mkdir(parents=True)
-        (folder / "scenario.toml").write_text(scenario_to_toml(scenario))
+        run_id = self._new_run_folder(f"{scenario.name}-{stamp:%Y%m%d-%H%M%S}", scenario)
         with self._connect() as con:
             con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'running', NULL, NULL)",
-                [
-                    run_id,
-                    scenario.name,
-                    scenario.fingerprint(),
-                    scenario.seed,
-                    scenario.population.size,
-                    format_month(scenario.start),
-                    format_month(scenario.end),
-                    jangmadang.__version__,
-                    stamp,
-                ],
+                _run_row(run_id, scenario, stamp),
             )
         return run_id
 
     def finish_run(self, run_id: str, results: pd.DataFrame, wall_seconds: float) -> Path:
         """Write the run's series to Parquet and mark it ``completed``."""
-        path = self.run_dir(run_id) / "results.parquet"
-        table = pa.Table.from_pandas(
-            results.assign(run_id=run_id)[["run_id", *results.columns]], preserve_index=False
-        )
-        pq.write_table(table, path)
+        path = self._write_results(run_id, results)
         with self._connect() as con:
             con.execute(
                 "UPDATE runs SET status = 'completed', finished_at = ?, wall_seconds = ?, "
                 "results_path = ? WHERE run_id = ?",
                 [datetime.now(), wall_seconds, str(path), run_id],
             )
+        return path
+
+    def _new_run_folder(self, stem: str, scenario: Scenario) -> str:
+        """A fresh run id (the stem and a random suffix) with its folder and scenario.toml."""
+        run_id = f"{stem}-{secrets.token_hex(3)}"
+        folder = self.run_dir(run_id)
+        folder.mkdir(parents=True)
+        (folder / "scenario.toml").write_text(scenario_to_toml(scenario))
+        return run_id
+
+    def _write_results(self, run_id: str, results: pd.DataFrame) -> Path:
+        path = self.run_dir(run_id) / "results.parquet"
+        table = pa.Table.from_pandas(
+            results.assign(run_id=run_id)[["run_id", *results.columns]], preserve_index=False
+        )
+        pq.write_table(table, path)
         return path
 
     def fail_run(self, run_id: str, error: str) -> None:
@@ -156,33 +155,13 @@ class ResultsStore:
         catalog rows in one transaction, so an interruption never leaves a half-stored member
         (a member is either catalogued with its results or absent and run again)."""
         stamp = datetime.now()
-        run_id = f"{ensemble_id}-m{member:04d}-{secrets.token_hex(3)}"
-        folder = self.run_dir(run_id)
-        folder.mkdir(parents=True)
-        (folder / "scenario.toml").write_text(scenario_to_toml(scenario))
-        path = folder / "results.parquet"
-        table = pa.Table.from_pandas(
-            results.assign(run_id=run_id)[["run_id", *results.columns]], preserve_index=False
-        )
-        pq.write_table(table, path)
+        run_id = self._new_run_folder(f"{ensemble_id}-m{member:04d}", scenario)
+        path = self._write_results(run_id, results)
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', NULL, ?)",
-                [
-                    run_id,
-                    scenario.name,
-                    scenario.fingerprint(),
-                    scenario.seed,
-                    scenario.population.size,
-                    format_month(scenario.start),
-                    format_month(scenario.end),
-                    jangmadang.__version__,
-                    stamp,
-                    datetime.now(),
-                    wall_seconds,
-                    str(path),
-                ],
+                [*_run_row(run_id, scenario, stamp), datetime.now(), wall_seconds, str(path)],
             )
             con.execute(
                 "INSERT INTO ensemble_members VALUES (?, ?, ?, ?)",
@@ -259,6 +238,21 @@ class ResultsStore:
                     'indicator VARCHAR, dimension VARCHAR, "group" VARCHAR, value DOUBLE)'
                 )
             return con.execute(sql).df()
+
+
+def _run_row(run_id: str, scenario: Scenario, started: datetime) -> list:
+    """The catalog columns a run has from its start: id, scenario, seed, size, window, version."""
+    return [
+        run_id,
+        scenario.name,
+        scenario.fingerprint(),
+        scenario.seed,
+        scenario.population.size,
+        format_month(scenario.start),
+        format_month(scenario.end),
+        jangmadang.__version__,
+        started,
+    ]
 
 
 def scenario_to_toml(scenario: Scenario) -> str:

@@ -26,8 +26,13 @@ def format_month(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
+def month_index(month: date) -> int:
+    """Months since year 0 (year x 12 + month - 1): month arithmetic on plain integers."""
+    return month.year * 12 + month.month - 1
+
+
 def add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
+    index = month_index(month) + n
     return date(index // 12, index % 12 + 1, 1)
 
 

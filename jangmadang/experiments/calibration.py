@@ -25,7 +25,7 @@ import pandas as pd
 import tomli_w
 
 from jangmadang.experiments.ensemble import resolve
-from jangmadang.experiments.runner import dask_client, run_batch
+from jangmadang.experiments.runner import run_batch, using_client
 from jangmadang.experiments.sensitivity import point_scenario, problem
 from jangmadang.modules.defection import load_arrivals
 from jangmadang.scenario import Scenario
@@ -162,7 +162,7 @@ def calibrate(
     scale = base.population.effective_scale
     batch = batch or max(1, workers or 2)
 
-    def run_trials(c):
+    with using_client(client, workers, scheduler) as c:
         done = 0
         while done < trials:
             asked = [opt.ask() for _ in range(min(batch, trials - done))]
@@ -180,12 +180,6 @@ def calibrate(
             done += len(asked)
             if progress:
                 progress(done, trials)
-
-    if client is not None:
-        run_trials(client)
-    else:
-        with dask_client(workers, scheduler) as own:
-            run_trials(own)
 
     finished = [t for t in opt.trials if t.value is not None]
     default_trials = [t for t in finished if t.user_attrs.get("default")]

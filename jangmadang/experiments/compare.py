@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
-from jangmadang.experiments.runner import dask_client, national_means
+from jangmadang.experiments.runner import national_means, using_client
 from jangmadang.scenario import Scenario, with_overrides
 from jangmadang.store import ResultsStore
 
@@ -71,18 +71,11 @@ def compare(
     base_scenario = resolve(base, **run_options)
     alt_scenario = with_overrides(resolve(alt, **run_options), {"seed": base_scenario.seed})
 
-    def both(c):
-        ids = [
+    with using_client(client, workers, scheduler) as c:
+        base_id, alt_id = (
             run_ensemble(s, runs, out=out, client=c, resume=True, progress=progress)
             for s in (base_scenario, alt_scenario)
-        ]
-        return ids
-
-    if client is not None:
-        base_id, alt_id = both(client)
-    else:
-        with dask_client(workers, scheduler) as own:
-            base_id, alt_id = both(own)
+        )
     store = ResultsStore(out)
     base_runs, alt_runs = member_results(store, base_id), member_results(store, alt_id)
     members = sorted(set(base_runs) & set(alt_runs))[:runs]

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from jangmadang.experiments.runner import dask_client, member_seeds, run_batch
+from jangmadang.experiments.runner import member_seeds, run_batch, using_client
 from jangmadang.scenario import Scenario, load_scenario, with_overrides
 from jangmadang.sim import run_overrides
 from jangmadang.store import ResultsStore
@@ -90,11 +90,8 @@ def run_ensemble(
             on_member(missing[i])
 
     keys = [f"{ensemble_id}-m{m}" for m in missing]
-    if client is not None:
-        run_batch(client, members, store_member, keys)
-    else:
-        with dask_client(workers, scheduler) as own:
-            run_batch(own, members, store_member, keys)
+    with using_client(client, workers, scheduler) as c:
+        run_batch(c, members, store_member, keys)
     return ensemble_id
 
 

@@ -71,6 +71,16 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         yield client
 
 
+@contextmanager
+def using_client(client=None, workers: int | None = None, scheduler: str | None = None):
+    """The caller's Dask client if it gave one, else a new one for the duration."""
+    if client is not None:
+        yield client
+        return
+    with dask_client(workers, scheduler) as own:
+        yield own
+
+
 def run_scenario(scenario: Scenario) -> tuple[pd.DataFrame, float]:
     """Build and run one scenario (on a worker); return its results and wall seconds."""
     from jangmadang.sim import Sim

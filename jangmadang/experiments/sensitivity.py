@@ -16,7 +16,7 @@ import pandas as pd
 
 from jangmadang import evidence
 from jangmadang.experiments.ensemble import resolve
-from jangmadang.experiments.runner import dask_client, national_means, run_batch
+from jangmadang.experiments.runner import national_means, run_batch, using_client
 from jangmadang.scenario import Scenario, with_overrides
 
 METHODS = ("sobol", "morris")
@@ -89,11 +89,8 @@ def sensitivity(
         if progress:
             progress(done, len(points))
 
-    if client is not None:
-        run_batch(client, scenarios, collect)
-    else:
-        with dask_client(workers, scheduler) as own:
-            run_batch(own, scenarios, collect)
+    with using_client(client, workers, scheduler) as c:
+        run_batch(c, scenarios, collect)
     return _analyse(spec, method, points, outputs, list(indicators), base.seed)
 
 

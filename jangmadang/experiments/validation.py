@@ -23,7 +23,7 @@ import pandas as pd
 
 from jangmadang.experiments.compare import interval
 from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
-from jangmadang.experiments.runner import dask_client
+from jangmadang.experiments.runner import using_client
 from jangmadang.scenario import with_overrides
 from jangmadang.store import ResultsStore
 
@@ -153,17 +153,11 @@ def validate(
         name: with_overrides(resolve(name, **run_options), {"seed": base_seed}) for name in names
     }
 
-    def run_all(c):
-        return {
+    with using_client(client, workers, scheduler) as c:
+        ids = {
             name: run_ensemble(s, runs, out=out, client=c, resume=True, progress=progress)
             for name, s in scenarios.items()
         }
-
-    if client is not None:
-        ids = run_all(client)
-    else:
-        with dask_client(workers, scheduler) as own:
-            ids = run_all(own)
     store = ResultsStore(out)
     results = {name: member_results(store, ensemble) for name, ensemble in ids.items()}
     rows = []

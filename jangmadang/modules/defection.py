@@ -134,7 +134,7 @@ class Defection(Module):
         sim.ledger.pay("defection_trip", HOUSEHOLDS, "brokers", fares, debit_idx=payers)
 
         sim.population.set_role(persons, Role.ABROAD)
-        self._register(persons, TRANSIT, months=0, left=self._ordinal())
+        self._register(persons, TRANSIT, months=0, left=self.month_index)
         self.departures = len(persons)
 
     def _choose_member(self, household: int) -> int:
@@ -161,7 +161,7 @@ class Defection(Module):
         arrived = transit[(draw >= capture) & (draw < capture + (1 - capture) / p.transit_months)]
 
         reg["stage"][arrived], reg["months"][arrived] = SETTLED, 0
-        reg["arrived"][arrived] = self._ordinal()
+        reg["arrived"][arrived] = self.month_index
         np.add.at(sim.households.relatives_abroad, reg["household"][arrived], 1)
         np.add.at(self.arrivals_by, (reg["province"][arrived], reg["female"][arrived]), 1)
         self.arrivals = len(arrived)
@@ -195,9 +195,6 @@ class Defection(Module):
         for key, values in rows.items():
             self.registry[key] = np.concatenate([self.registry[key], values])
 
-    def _ordinal(self) -> int:
-        return self.sim.month.year * 12 + self.sim.month.month - 1
-
     def _seed_initial_stock(self) -> None:
         """Defectors who arrived before the first simulated month, linked to origin households.
 
@@ -219,7 +216,7 @@ class Defection(Module):
         chosen.sort()
         years = np.repeat(np.array(list(per_year), dtype=np.int32), list(per_year.values()))
         arrived = years[rng.permutation(total)] * 12 + rng.integers(0, 12, total)
-        months_settled = np.maximum(self._ordinal() - arrived, 0)
+        months_settled = np.maximum(self.month_index - arrived, 0)
         sim.population.set_role(chosen, Role.ABROAD)
         self._register(chosen, SETTLED, months=months_settled, left=arrived, arrived=arrived)
         np.add.at(hh.relatives_abroad, people.household[chosen], 1)

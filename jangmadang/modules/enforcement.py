@@ -31,7 +31,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
-from jangmadang.state import CADRE_ROLES, AgeBand, Role, label
+from jangmadang.state import CADRE_ROLES, AgeBand, Role, draw_within_groups, label
 
 # Outcomes of a punished case, from lightest to heaviest; results are counted by these names.
 BRIBE, FINE, DISMISSAL, EXILE, LABOUR_CAMP = range(5)
@@ -108,7 +108,7 @@ class Enforcement(Module):
     def step(self) -> None:
         self._reset_counts()
         self._forget_month()
-        done = self.camp_release <= self._ordinal()
+        done = self.camp_release <= self.month_index
         if done.any():
             people = self.sim.people
             released = self.camp_person[done]
@@ -118,7 +118,7 @@ class Enforcement(Module):
 
     def _forget_month(self) -> None:
         """Drop last month's agent lists and surveillance densities (found on first use)."""
-        self._agents_by_province: list[np.ndarray] | None = None
+        self._agents: tuple[np.ndarray, np.ndarray] | None = None  # persons, their province
         self._surveillance: np.ndarray | None = None
 
     # -- the shared function -------------------------------------------------------------------
@@ -208,7 +208,7 @@ class Enforcement(Module):
         population.set_role(camp, Role.DETAINED)
         self.camp_person = np.concatenate([self.camp_person, camp])
         self.camp_release = np.concatenate(
-            [self.camp_release, np.full(len(camp), self._ordinal() + sentence.camp_months)]
+            [self.camp_release, np.full(len(camp), self.month_index + sentence.camp_months)]
         )
         population.exile(household[outcome == EXILE])
         dismissed = persons[(outcome >= DISMISSAL) & (outcome != LABOUR_CAMP) & has_post]
@@ -258,23 +258,12 @@ class Enforcement(Module):
     def _agent_for(self, provinces: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
         """A state security agent of each case's province (person, household); -1 if none."""
         sim = self.sim
-        if self._agents_by_province is None:
+        if self._agents is None:
             agents = np.flatnonzero(sim.people.role == Role.MSS_AGENT)
-            agent_province = sim.households.province[sim.people.household[agents]]
-            self._agents_by_province = [
-                agents[agent_province == prov] for prov in range(sim.geography.n)
-            ]
-        person = np.full(len(provinces), -1, dtype=np.int64)
-        for prov in np.unique(provinces):
-            pool = self._agents_by_province[prov]
-            mine = provinces == prov
-            if len(pool):
-                person[mine] = pool[rng.integers(0, len(pool), mine.sum())]
+            self._agents = agents, sim.households.province[sim.people.household[agents]]
+        person = draw_within_groups(*self._agents, provinces, rng)
         household = np.where(person >= 0, sim.people.household[np.maximum(person, 0)], -1)
         return person, household
-
-    def _ordinal(self) -> int:
-        return self.sim.month.year * 12 + self.sim.month.month - 1
 
     # -- results -------------------------------------------------------------------------------
 

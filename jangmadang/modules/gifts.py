@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
-from jangmadang.state import CADRE_ROLES, Role
+from jangmadang.state import CADRE_ROLES, Role, draw_within_groups
 
 ITEMS = ("led_tv", "refrigerator", "washing_machine", "cosmetics", "clothing")
 USED, STORED, GIVEN, SOLD = range(4)
@@ -150,12 +150,9 @@ class Gifts(Module):
         if len(sellers) == 0:
             return
         traders = np.flatnonzero(sim.population.role_count[Role.TRADER] > 0)
-        buyers = np.full(len(sellers), -1, dtype=np.int64)
-        for prov in np.unique(hh.province[household[sellers]]):
-            mine = hh.province[household[sellers]] == prov
-            pool = traders[hh.province[traders] == prov]
-            if len(pool):
-                buyers[mine] = pool[rng.integers(0, len(pool), mine.sum())]
+        buyers = draw_within_groups(
+            traders, hh.province[traders], hh.province[household[sellers]], rng
+        )
         deal = buyers >= 0
         sellers, buyers = sellers[deal], buyers[deal]
         paid = within_means(hh.cash, buyers, price[sellers])

@@ -156,7 +156,7 @@ class Loyalty(Module):
         change = np.zeros(people.n, dtype=np.float32)
 
         # Hunger and dependence on markets and remittances (household terms).
-        income = hh.income.astype(np.float64).sum(axis=1)
+        income = sim.ledger.total_income()
         outside_state = hh.income[:, IncomeSource.MARKET] + hh.income[:, IncomeSource.REMITTANCE]
         dependence = np.divide(outside_state, income, out=np.zeros(hh.n), where=income > 0)
         erosion = (p.hunger_effect * hh.food_insecure + p.market_effect * dependence).astype(

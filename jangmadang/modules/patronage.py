@@ -32,7 +32,13 @@ from jangmadang.ledger import HOUSEHOLDS, IncomeSource, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
 from jangmadang.results import group_mean
-from jangmadang.state import CADRE_ROLES, HouseholdKind, Role, sorted_distinct
+from jangmadang.state import (
+    CADRE_ROLES,
+    HouseholdKind,
+    Role,
+    draw_within_groups,
+    sorted_distinct,
+)
 
 MANAGER_TIE, SECRETARY_TIE, OFFICIAL_TIE = range(3)
 TIE_KINDS = ("manager", "party_secretary", "official")
@@ -123,7 +129,7 @@ class Patronage(Module):
         ok[lease] &= ent.manager[self.factory[lease]] == self.cadre[lease]
         np.subtract.at(ent.leased, self.factory[~ok & lease], 1)
         self._keep(ok)
-        current = self.disfavoured_until > self._ordinal()
+        current = self.disfavoured_until > self.month_index
         self.disfavoured = self.disfavoured[current]
         self.disfavoured_until = self.disfavoured_until[current]
 
@@ -238,7 +244,7 @@ class Patronage(Module):
         refusers = target[~accepts]
         self.disfavoured = np.concatenate([self.disfavoured, refusers])
         self.disfavoured_until = np.concatenate(
-            [self.disfavoured_until, np.full(len(refusers), self._ordinal() + p.disfavour_months)]
+            [self.disfavoured_until, np.full(len(refusers), self.month_index + p.disfavour_months)]
         )
         self.courted, self.refused = len(target), len(refusers)
 
@@ -257,16 +263,10 @@ class Patronage(Module):
         looking = looking[saving > p.protection_gift_usd]
         officials = np.flatnonzero(people.role == Role.OFFICIAL)
         official_province = hh.province[people.household[officials]]
-        clients, patrons = [], []
-        for prov in np.unique(hh.province[looking]):
-            pool = officials[official_province == prov]
-            if len(pool):
-                mine = looking[hh.province[looking] == prov]
-                clients.append(mine)
-                patrons.append(pool[rng.integers(0, len(pool), len(mine))])
-        if not clients:
+        patron = draw_within_groups(officials, official_province, hh.province[looking], rng)
+        client, patron = looking[patron >= 0], patron[patron >= 0]
+        if len(client) == 0:
             return
-        client, patron = np.concatenate(clients), np.concatenate(patrons)
         agreed = self._cadre_accepts(patron, p.protection_gift_usd)
         self._add(client[agreed], patron[agreed], OFFICIAL_TIE, np.full(agreed.sum(), -1))
 
@@ -372,9 +372,6 @@ class Patronage(Module):
     def _keep(self, mask: np.ndarray) -> None:
         for name in ("donju", "cadre", "kind", "factory", "strength", "tie_income"):
             setattr(self, name, getattr(self, name)[mask])
-
-    def _ordinal(self) -> int:
-        return self.sim.month.year * 12 + self.sim.month.month - 1
 
     # -- results ---------------------------------------------------------------------------------
 

@@ -129,7 +129,7 @@ class Remittances(Module):
             credit_idx=households,
             source=IncomeSource.REMITTANCE,
         )
-        self.last_sent[sending] = sim.month.year * 12 + sim.month.month - 1
+        self.last_sent[sending] = self.month_index
         self.transfers = len(sending)
 
     def record(self, rec) -> None:
@@ -152,7 +152,7 @@ class Remittances(Module):
             "province",
             geo.names,
         )
-        now = sim.month.year * 12 + sim.month.month - 1
+        now = self.month_index
         settled = (reg["stage"] == SETTLED) & (reg["months"] >= self.pars.settlement_months)
         recent = settled & (self.last_sent > now - 12) & (self.last_sent >= 0)
         rec.add("defectors_sent_last_12_months_share", recent.sum() / max(settled.sum(), 1))
@@ -162,6 +162,6 @@ class Remittances(Module):
         for name, values in (
             ("spending_usd", hh.spending),
             ("cash_mean_usd", hh.cash),
-            ("income_total_usd", hh.income.sum(axis=1, dtype=np.float64)),
+            ("income_total_usd", sim.ledger.total_income()),
         ):
             rec.add_groups(name, group_mean(relatives, 2, values), "relatives_abroad", groups)
