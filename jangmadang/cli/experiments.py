@@ -1,6 +1,6 @@
 """Command-line experiments: ensemble, compare, sensitivity, calibrate, validate.
 
-Registered on the main Typer app (``jangmadang.cli``); they share its error reporting: a
+Registered on the main Typer app (``jangmadang.cli.common``); they share its error reporting: a
 mistake is one line naming the option and the reason, with exit code 2.
 """
 
@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jangmadang.cli import InputError, Out, app, console, reported_errors
+from jangmadang.cli.common import InputError, Out, app, console, reported_errors
 from jangmadang.store import ResultsStore
 
 Runs = Annotated[int, typer.Option("--runs", min=1, help="Members (seeds) per scenario.")]

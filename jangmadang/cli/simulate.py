@@ -1,0 +1,149 @@
+"""Commands that run the model: ``run``, ``scenarios`` and ``show-scenario``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jangmadang.cli.common import InputError, Out, app, console, reported_errors
+from jangmadang.scenario import available_scenarios, load_scenario
+from jangmadang.sim import Sim, run_overrides
+from jangmadang.store import ResultsStore, scenario_to_toml
+from jangmadang.timeline import format_month
+
+SUMMARY_INDICATORS = (
+    "population",
+    "households",
+    "food_price_usd_per_kg",
+    "food_insecure_share",
+    "income_total_usd",
+    "market_income_share",
+    "income_per_trader_usd",
+    "exempt_worker_share",
+    "donju_household_share",
+    "gini_income",
+    "cash_median_usd",
+    "defections",
+    "remittances_received_usd",
+    "punishments",
+    "ties",
+    "donju_secretary_tie_share",
+    "private_loyalty",
+    "compliance",
+)
+
+
+@app.command()
+def run(
+    scenario: Annotated[
+        str, typer.Argument(help="Built-in scenario name or TOML file.")
+    ] = "baseline",
+    population: Annotated[
+        int | None, typer.Option(help="Number of persons (1:1 is 25970000).")
+    ] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="Share of the full population, in (0, 1].")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (overrides the scenario's).")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last month, YYYY-MM.")] = None,
+    out: Out = Path("results"),
+    plot: Annotated[bool, typer.Option(help="Write plot.png beside the results.")] = True,
+) -> None:
+    """Run a scenario, store its results and catalog row, and plot the main indicators."""
+    with reported_errors():
+        if population is not None and scale is not None:
+            raise InputError("--population and --scale: give one or the other, not both")
+        overrides = run_overrides(
+            population=population, scale=scale, seed=seed, start=start, end=end
+        )
+        loaded = load_scenario(scenario, overrides, override_source="command line")
+    sim = Sim(loaded)
+    store = ResultsStore(out)
+    run_id = store.start_run(sim.scenario)
+    console.print(
+        f"Running [bold]{loaded.name}[/] with {loaded.population.size:,} persons, "
+        f"{format_month(loaded.start)} to {format_month(loaded.end)}, seed {loaded.seed}"
+    )
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("months", total=len(sim.months))
+            sim.run(
+                progress=lambda done, total: progress.update(
+                    task, completed=done, description=format_month(sim.months[done - 1])
+                )
+            )
+    except BaseException as exc:
+        store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    results = sim.results
+    parquet = store.finish_run(run_id, results, sim.wall_seconds)
+    console.print(_summary_table(results))
+    console.print(f"run id   [bold]{run_id}[/] ({sim.wall_seconds:.1f} s)", soft_wrap=True)
+    console.print(f"results  {parquet}", soft_wrap=True)
+    console.print(f"catalog  {store.catalog}", soft_wrap=True)
+    if plot:
+        from jangmadang.plotting import plot_run
+
+        png = plot_run(
+            results,
+            loaded.events,
+            store.run_dir(run_id) / "plot.png",
+            title=f"{loaded.name} ({run_id})",
+            scale=loaded.population.effective_scale,
+        )
+        console.print(f"plot     {png}", soft_wrap=True)
+
+
+def _summary_table(results) -> Table:
+    national = results[(results.dimension == "all") & results.indicator.isin(SUMMARY_INDICATORS)]
+    first_year, last_year = national.date.dt.year.min(), national.date.dt.year.max()
+    table = Table(title="National indicators, yearly means")
+    for column in ("indicator", str(first_year), str(last_year), "min", "max"):
+        table.add_column(column, justify="left" if column == "indicator" else "right")
+    for indicator in SUMMARY_INDICATORS:
+        series = national[national.indicator == indicator].set_index("date")["value"]
+        if series.empty:
+            continue
+        by_year = series.groupby(series.index.year).mean()
+        table.add_row(
+            indicator,
+            *(
+                _fmt(v)
+                for v in (by_year[first_year], by_year[last_year], series.min(), series.max())
+            ),
+        )
+    return table
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    table = Table("name", "description")
+    for name, description in available_scenarios().items():
+        table.add_row(name, description)
+    console.print(table)
+
+
+@app.command("show-scenario")
+def show_scenario(name: Annotated[str, typer.Argument(help="Built-in name or TOML file.")]) -> None:
+    """Print a scenario with every value resolved (defaults, parents and overrides)."""
+    with reported_errors():
+        print(scenario_to_toml(load_scenario(name)))
