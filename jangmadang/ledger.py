@@ -135,9 +135,19 @@ def within_means(cash: np.ndarray, payers: np.ndarray, amounts: np.ndarray) -> n
         return amounts
     households, row = np.unique(payers, return_inverse=True)
     owed = np.bincount(row, weights=amounts, minlength=len(households))
-    # a hair under the balance, so rounding in amounts * share never overdraws it
-    share = np.minimum(1.0, cash[households] / np.maximum(owed, 1e-12) * (1 - 1e-12))
-    return amounts * share[row]
+    balance = cash[households]
+    # a hair under the balance, so rounding in amounts * share rarely overdraws it
+    share = np.minimum(1.0, balance / np.maximum(owed, 1e-12) * (1 - 1e-12))
+    paid = amounts * share[row]
+    # Where rounding still overdraws (tiny or subnormal balances), lower the share in growing
+    # steps until it does not: after about 30 steps the share is 0, which never overdraws.
+    for step in range(64):
+        over = np.bincount(row, weights=paid, minlength=len(households)) > balance
+        if not over.any():
+            break
+        share[over] = np.nextafter(share[over] * max(0.0, 1 - 1e-9 * 2.0**step), 0)
+        paid = amounts * share[row]
+    return paid
 
 
 def _apply(target: np.ndarray, idx: np.ndarray | None, delta: np.ndarray, op=np.add) -> None:

@@ -1,8 +1,17 @@
 """Shared fixtures: small populations and short windows keep the suite fast."""
 
+import os
+
 import pytest
+from hypothesis import settings
 
 import jangmadang as jm
+
+# CI must not fail by chance: there Hypothesis replays a fixed sequence of examples (CI=true is
+# set by CI); local runs keep exploring new examples.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 SMALL = 20_000
 
