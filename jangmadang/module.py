@@ -53,3 +53,7 @@ class Module:
 
     def record(self, rec: Recorder) -> None:
         """Write this month's indicators."""
+
+    def role_changed(self, persons: np.ndarray, role: int) -> None:
+        """Called by ``population.set_role`` after ``persons`` (ascending) took ``role``, so a
+        module can drop state that belonged to their old role."""

@@ -19,11 +19,11 @@ COLUMNS = ["date", "indicator", "dimension", "group", "value"]
 
 class Recorder:
     def __init__(self):
-        self._rows: dict[str, list] = {c: [] for c in COLUMNS}
+        self.rows: dict[str, list] = {c: [] for c in COLUMNS}
         self.month: date | None = None
 
     def add(self, indicator: str, value: float, dimension: str = "all", group: str = "all"):
-        rows = self._rows
+        rows = self.rows
         rows["date"].append(self.month)
         rows["indicator"].append(indicator)
         rows["dimension"].append(dimension)
@@ -37,7 +37,7 @@ class Recorder:
             self.add(indicator, value, dimension, group)
 
     def to_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self._rows, columns=COLUMNS)
+        frame = pd.DataFrame(self.rows, columns=COLUMNS)
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
 

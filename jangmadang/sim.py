@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from jangmadang.modules.population import Geography
 from jangmadang.results import Recorder, gini, group_mean, median
 from jangmadang.scenario import Scenario, load_scenario, with_overrides
 from jangmadang.state import HouseholdKind, label
+from jangmadang.timeline import format_month, parse_month
 
 
 class Sim:
@@ -61,6 +64,7 @@ class Sim:
         self.pars = scenario.params_at(0)
         self.recorder = Recorder()
         self.initialized = False
+        self.steps_done = 0  # months simulated so far, burn-in included
         self.wall_seconds = 0.0
 
     @property
@@ -81,20 +85,90 @@ class Sim:
         self.initialized = True
         return self
 
-    def run(self, progress: Callable[[int, int], Any] | None = None) -> Sim:
-        """Run every month of the scenario; ``progress(done, total)`` is called after each."""
+    def run(
+        self,
+        until: str | date | None = None,
+        progress: Callable[[int, int], Any] | None = None,
+        after_month: Callable[[Sim], Any] | None = None,
+    ) -> Sim:
+        """Run the months not yet simulated, through ``until`` (a month of the window,
+        inclusive; default the end). A sim stopped this way, saved and loaded, or forked,
+        continues with the next month when ``run`` is called again.
+
+        ``progress(done, total)`` and ``after_month(sim)`` are called after each recorded month.
+        """
         started = time.perf_counter()
         if not self.initialized:
             self.init()
-        burn_in = self.scenario.burn_in
-        for t, month in enumerate(burn_in, start=-len(burn_in)):
+        steps = self.schedule
+        stop = len(steps) if until is None else self._steps_through(until)
+        for t, month in steps[self.steps_done : stop]:
             self.step(t, month)
-        for t, month in enumerate(self.months):
-            self.step(t, month)
-            if progress:
-                progress(t + 1, len(self.months))
-        self.wall_seconds = time.perf_counter() - started
+            self.steps_done += 1
+            if t >= 0:
+                if progress:
+                    progress(t + 1, len(self.months))
+                if after_month:
+                    after_month(self)
+        self.wall_seconds += time.perf_counter() - started
         return self
+
+    @property
+    def schedule(self) -> list[tuple[int, date]]:
+        """Every step as (t, month): burn-in months (t < 0), then the window."""
+        burn_in = self.scenario.burn_in
+        return [*enumerate(burn_in, start=-len(burn_in)), *enumerate(self.months)]
+
+    @property
+    def finished(self) -> bool:
+        return self.steps_done == len(self.scenario.burn_in) + len(self.months)
+
+    def _steps_through(self, until: str | date) -> int:
+        month = parse_month(until) if isinstance(until, str) else until
+        if month not in self.months:
+            raise ValueError(
+                f"until {format_month(month)}: not a month of the run "
+                f"({format_month(self.scenario.start)}..{format_month(self.scenario.end)})"
+            )
+        return len(self.scenario.burn_in) + self.months.index(month) + 1
+
+    def save(self, path: str | Path) -> Path:
+        """Write the whole state to the folder ``path`` (see :mod:`jangmadang.snapshot`)."""
+        from jangmadang import snapshot
+
+        return snapshot.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Sim:
+        """A sim from a snapshot folder; ``run()`` continues it where it stopped."""
+        from jangmadang import snapshot
+
+        return snapshot.load(path)
+
+    def fork(self, scenario: str | Path | Scenario, **run_options) -> Sim:
+        """A copy of this sim that continues under another scenario from the next month.
+
+        The other scenario must agree with this one on everything already simulated (seed,
+        population, start, burn-in and the parameters of every month so far), so the fork is
+        exactly the run that scenario would have had: results equal to a separate full run.
+        """
+        other = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        other = with_overrides(other, run_overrides(**run_options))
+        shared = first_difference(self.scenario, other)
+        done = self.steps_done - len(self.scenario.burn_in)
+        if shared is None or shared < max(done, 0) or (shared < 0 and self.initialized):
+            raise ValueError(
+                f"cannot fork {self.scenario.name!r} into {other.name!r} after {max(done, 0)} "
+                f"months: {_difference_text(self.scenario, shared)}"
+            )
+        scenario_backup, self.scenario = self.scenario, None  # not copied: replaced below
+        try:
+            fork = copy.deepcopy(self)
+        finally:
+            self.scenario = scenario_backup
+        fork.scenario, fork.months = other, other.months
+        fork.pars = other.params_at(max(fork.t, 0))
+        return fork
 
     def step(self, t: int, month) -> None:
         """Advance one month; burn-in months (t < 0) use the first month's parameters and
@@ -188,6 +262,33 @@ class Sim:
         if rows.empty:
             raise KeyError(f"no results for {indicator!r} ({dimension}={group})")
         return rows.set_index("date")["value"].rename(indicator)
+
+
+def first_difference(a: Scenario, b: Scenario) -> int | None:
+    """Index of the first month of ``a``'s window whose parameters differ in ``b``: the month
+    from which a run of ``a`` and a run of ``b`` can part. -1 when they differ from the start
+    (including the burn-in), ``None`` when they cannot share any history (different seed,
+    population or start); ``len(a.months)`` when ``b`` agrees with ``a`` through ``a``'s end.
+    """
+    if (
+        a.seed != b.seed
+        or a.population != b.population
+        or a.start != b.start
+        or a.burn_in_months != b.burn_in_months
+    ):
+        return None
+    for t in range(min(len(a.months), len(b.months))):
+        if a.params_at(t) != b.params_at(t):
+            return t - 1 if t == 0 else t
+    return min(len(a.months), len(b.months))
+
+
+def _difference_text(a: Scenario, shared: int | None) -> str:
+    if shared is None:
+        return "they differ in seed, population, start or burn-in"
+    if shared < 0:
+        return "their parameters differ from the first month"
+    return f"their parameters differ from {format_month(a.months[shared])}"
 
 
 def run_overrides(

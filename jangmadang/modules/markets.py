@@ -67,7 +67,6 @@ class Markets(Module):
             population.donju_threshold_usd,
         )
         self.exempt_count = np.zeros(hh.n, dtype=np.uint8)  # exempt workers per household
-        sim.population.role_listeners.append(self._stopped_trading)
         self.income_per_capacity = None  # last month's trading income per unit of capacity
         self.reference = None  # (sales, money) in the first month: the scale of the goods market
         self.sales = self.imports = self.exports = 0.0
@@ -158,7 +157,7 @@ class Markets(Module):
         capacity[donju] *= 1 + hh.patronage_capacity[donju]  # leased space, favours
         return capacity
 
-    def _stopped_trading(self, persons: np.ndarray, role: Role) -> None:
+    def role_changed(self, persons: np.ndarray, role: Role) -> None:
         """An exemption from work belongs to a trader: it ends when the person stops trading
         for any reason (back to the workplace, abroad, detained)."""
         if role != Role.TRADER:

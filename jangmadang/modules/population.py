@@ -172,7 +172,6 @@ class Population(Module):
         self._assign_roles(people, hh, geo, p, rng)
         hh.add("kind", np.int8)
         self.role_count = np.zeros((len(Role), 0), dtype=np.uint8)  # (role, household) counts
-        self.role_listeners = []  # called as listener(persons, new_role) by set_role
         self.update_household_kind()
         self.rural = np.flatnonzero(~hh.urban)  # farm households; changes only by exile
         self.moves = 0  # households exiled so far: modules caching inminban membership check it
@@ -255,8 +254,9 @@ class Population(Module):
 
         Modules change roles through here (or call :meth:`update_household_kind` after writing
         ``people.role`` themselves), so that ``role_count`` stays true without a monthly pass
-        over 26 million persons. Functions in ``role_listeners`` are then called with the
-        persons and their new role, so a module can drop state that belonged to the old role.
+        over 26 million persons. Every module's :meth:`~jangmadang.module.Module.role_changed` is
+        then called with the persons and their new role, so it can drop state that belonged to
+        the old role.
         """
         people, hh = self.sim.people, self.sim.households
         persons = sorted_distinct(persons)
@@ -273,8 +273,8 @@ class Population(Module):
         self.role_count[role, changed] += count
         people.role[persons] = role
         hh.kind[changed] = _kind_from_counts(self.role_count[:, changed])
-        for listener in self.role_listeners:
-            listener(persons, role)
+        for module in self.sim.modules:
+            module.role_changed(persons, role)
 
     def members(self, households: np.ndarray) -> np.ndarray:
         """Every person of the given households (ascending households give ascending persons)."""
