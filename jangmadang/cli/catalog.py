@@ -10,7 +10,7 @@ import typer
 from rich.table import Column, Table
 
 from jangmadang.cli.common import InputError, Out, app, console, reported_errors
-from jangmadang.store import ResultsStore
+from jangmadang.store import QueryRefused, ResultsStore
 
 
 @app.command()
@@ -45,7 +45,7 @@ def query(
     with reported_errors():
         try:
             frame = ResultsStore(out).query(sql)
-        except duckdb.Error as exc:
+        except (duckdb.Error, QueryRefused) as exc:
             raise InputError(f"query: {str(exc).splitlines()[0]}") from None
     table = Table(*[str(c) for c in frame.columns])
     for row in frame.head(200).itertuples(index=False):

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from jangmadang.scenario import Problem, ScenarioError
-from jangmadang.store import NoCatalog
+from jangmadang.store import StoreError
 
 app = typer.Typer(
     add_completion=False,
@@ -52,7 +52,7 @@ def reported_errors():
                 )
             _print_error(str(problem))
         raise typer.Exit(2) from None
-    except (InputError, NoCatalog) as exc:
+    except (InputError, StoreError) as exc:
         _print_error(str(exc))
         raise typer.Exit(2) from None
 
