@@ -176,8 +176,9 @@ class ResultsStore:
         self._update(run_id, reached_month=format_month(parse_month(month)))
 
     def reopen_run(self, run_id: str) -> None:
-        """Mark an interrupted (or failed) run with a snapshot ``running`` again, in this
-        process, so ``jangmadang resume`` can continue it."""
+        """Mark an interrupted run, or a failed one with a snapshot, ``running`` again in this
+        process, so ``jangmadang resume`` can continue it (an interrupted run without a
+        snapshot starts over)."""
         with self._catalog(write=True) as con:
             row = _get_run(con, run_id)
             if row is None:
@@ -189,8 +190,8 @@ class ResultsStore:
                 raise RunNotResumable(
                     f"run {run_id!r}: still running (process {row['pid']} on {row['host']})"
                 )
-            if not row["reached_month"] or not (self.run_dir(run_id) / "snapshot").is_dir():
-                raise RunNotResumable(f"run {run_id!r}: {status} with no snapshot to resume from")
+            if status == "failed" and not (self.run_dir(run_id) / "snapshot").is_dir():
+                raise RunNotResumable(f"run {run_id!r}: failed, with no snapshot to resume from")
             self._write_record(
                 con, run_id, status="running", pid=os.getpid(), host=HOST, error=None
             )

@@ -95,28 +95,28 @@ def test_reopen_refuses_what_cannot_be_resumed(tmp_path, scenario, results):
         store.reopen_run(running)
     failed = store.start_run(scenario)
     store.fail_run(failed, "RuntimeError: boom")
-    with pytest.raises(RunNotResumable, match="failed with no snapshot"):
+    with pytest.raises(RunNotResumable, match="failed, with no snapshot"):
         store.reopen_run(failed)
-    interrupted = killed_run(tmp_path)
-    with pytest.raises(RunNotResumable, match="interrupted with no snapshot"):
-        store.reopen_run(interrupted)
     assert isinstance(RunNotResumable("x"), ValueError)
 
 
-@pytest.mark.parametrize("how", ["killed", "failed"])
-def test_reopen_resumes_a_run_with_a_snapshot(tmp_path, scenario, results, how):
+@pytest.mark.parametrize("how", ["killed", "killed without snapshot", "failed"])
+def test_reopen_resumes_an_interrupted_run_or_a_failed_one_with_a_snapshot(
+    tmp_path, scenario, results, how
+):
     store = ResultsStore(tmp_path)
-    if how == "killed":
-        run_id = killed_run(tmp_path, checkpoint="2012-02")
-    else:
+    if how == "failed":
         run_id = store.start_run(scenario)
         store.checkpointed(run_id, "2012-02")
         store.fail_run(run_id, "MemoryError: ")
-    (store.run_dir(run_id) / "snapshot").mkdir()
+    else:
+        run_id = killed_run(tmp_path, checkpoint=None if "without" in how else "2012-02")
+    if "without" not in how:
+        (store.run_dir(run_id) / "snapshot").mkdir()
     store.reopen_run(run_id)
     info = store.run_info(run_id)
-    assert info["status"] == "running" and info["pid"] == os.getpid()
-    assert info["error"] is None and info["reached_month"] == "2012-02"
+    assert info["status"] == "running" and info["pid"] == os.getpid() and info["error"] is None
+    assert info["reached_month"] == (None if "without" in how else "2012-02")
     store.finish_run(run_id, results, 2.0)
     assert store.run_info(run_id)["status"] == "completed"
     assert store.query("SELECT count(DISTINCT run_id) AS n FROM results").n.iloc[0] == 1
