@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
+from bench_scale import environment  # run as a script: benchmarks/ is on the path
 
 from jangmadang.experiments import member_results, run_ensemble
 from jangmadang.store import ResultsStore
@@ -52,9 +49,6 @@ def main() -> None:
     )
     speedup = timings[1] / timings[2]
     print(f"speed-up on 2 workers: {speedup:.2f}x; results identical: {identical}")
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     record = {
         "benchmark": "ensemble",
         "command": "python benchmarks/bench_ensemble.py",
@@ -63,12 +57,7 @@ def main() -> None:
         "seconds": {str(k): round(v, 2) for k, v in timings.items()},
         "speedup_2_workers": round(speedup, 2),
         "identical_results": identical,
-        "environment": {
-            "commit": commit,
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "pandas": pd.__version__,
-        },
+        "environment": environment(),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n")

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
+from bench_scale import environment  # run as a script: benchmarks/ is on the path
 from pandas.testing import assert_frame_equal
 
 import jangmadang as jm
@@ -59,9 +57,6 @@ def main() -> None:
         f"{args.population:,} persons: save {save_seconds:.2f} s, load {load_seconds:.2f} s, "
         f"{size / 2**20:,.0f} MiB on disk; continued runs identical: {identical}"
     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     record = {
         "benchmark": "snapshot",
         "command": "python benchmarks/bench_snapshot.py",
@@ -71,11 +66,7 @@ def main() -> None:
         "snapshot_mib": round(size / 2**20, 1),
         "peak_rss_mib_two_copies": round(peak),
         "identical_after_one_month": identical,
-        "environment": {
-            "commit": commit,
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "environment": environment(),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n")
