@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -48,6 +50,7 @@ from jangmadang.world import WorldParams
 
 SCENARIO_DIR = resources.files("jangmadang.data").joinpath("scenarios")
 STATIC_SECTIONS = ("population",)  # read once at the start; events may not change them
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
 EVENT_DATES_CHECKED = "event_dates_checked"  # validation context: loader checked them per file
 
 
@@ -87,7 +90,7 @@ class Event(ParameterModel):
 
 
 class Scenario(Parameters):
-    name: str = Field(min_length=1)
+    name: str
     description: str = ""
     extends: str | None = None
     seed: int = Field(1, ge=0, lt=2**32)
@@ -97,6 +100,16 @@ class Scenario(Parameters):
     events: list[Event] = Field(default_factory=list)
 
     _schedule: list[Parameters] = PrivateAttr(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        """The name becomes part of run ids and folder names."""
+        if len(name) > 100:
+            raise ValueError(f"must be at most 100 characters long, not {len(name)}")
+        if not SCENARIO_NAME.fullmatch(name):
+            raise ValueError("must be letters, digits, '_' or '-' (at least one)")
+        return name
 
     @model_validator(mode="after")
     def _check_window_and_events(self, info: ValidationInfo):
@@ -371,7 +384,7 @@ def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[tuple[s
             [Problem(shown, "extends", "circular extends: " + " -> ".join([*chain, shown]))]
         )
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text().removeprefix("\ufeff"))  # BOM: not TOML
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem(shown, "", f"not valid TOML: {exc}")]) from None
     except OSError as exc:

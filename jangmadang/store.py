@@ -48,7 +48,9 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -66,6 +68,7 @@ LOCK_FILE = "jangmadang.lock"
 RUN_FILE = "run.json"
 RESULTS_FILE = "results.parquet"
 TEMP_SUFFIX = ".tmp"
+ORPHANS = "orphans"
 HOST = socket.gethostname()
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
@@ -95,6 +98,7 @@ _EMPTY_RESULTS = (
     'run_id VARCHAR, date TIMESTAMP, indicator VARCHAR, dimension VARCHAR, "group" VARCHAR, '
     "value DOUBLE"
 )
+_TEMPORARY = re.compile(r"\..+\.(?P<pid>\d+)-[0-9a-f]{6}\.tmp")
 _ONE_READ = "write one read-only statement: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
 _EXPLAIN = re.compile(r"\s*EXPLAIN\s+(?:ANALYZE\s+)?(.*)", re.IGNORECASE | re.DOTALL)
 
@@ -253,10 +257,7 @@ class ResultsStore:
         run_id = self._new_run_folder(f"{ensemble_id}-m{member:04d}", scenario, record)
         self._write_results(run_id, results)
         with self._catalog(write=True) as con:
-            stored = con.execute(
-                "SELECT run_id FROM ensemble_members WHERE ensemble_id = ? AND member = ?",
-                [ensemble_id, member],
-            ).fetchone()
+            stored = _stored_member(con, ensemble_id, member)
             if stored is not None:
                 shutil.rmtree(self.run_dir(run_id))
                 return stored[0]
@@ -282,6 +283,12 @@ class ResultsStore:
         return members.assign(results_path=[str(self._results(r)) for r in members.run_id])
 
     # -- reading ----------------------------------------------------------------------------
+
+    def verify_catalog(self) -> None:
+        """Raise :class:`CatalogError` if a catalog exists that DuckDB cannot read."""
+        if self.catalog.is_file():
+            with self._catalog(write=False) as con:
+                con.execute("SELECT count(*) FROM runs").fetchone()
 
     def runs(self) -> pd.DataFrame:
         """Every catalogued run, oldest first, with its effective status: a ``running`` run
@@ -324,6 +331,195 @@ class ResultsStore:
         ]
         with _sandbox(tables, files) as con:
             return con.execute(sql).df()
+
+    # -- doctor -----------------------------------------------------------------------------
+
+    def doctor(self, fix: bool = False) -> list[Finding]:
+        """Check the folder against its invariants and list the problems; with ``fix``, repair
+        each one. The catalog's lock is held throughout, so no run changes state meanwhile.
+
+        Problems: leftover temporary files; a missing or unreadable catalog (set aside and
+        rebuilt from the run.json files); catalog rows behind their run.json, or without a
+        folder; ``running`` runs whose process is gone (``interrupted``, or ``completed`` if
+        their results were written); completed runs with unreadable results (``failed``);
+        folders that are not catalogued runs (catalogued from their run.json, or moved to
+        ``orphans/`` if they have none, or are unfinished or duplicate ensemble members).
+        """
+        if not self.catalog.is_file() and not (self.out / "runs").is_dir():
+            raise NoCatalog(f"no results catalog at {self.catalog}, and no runs beside it")
+        findings = _Findings(self.out, fix)
+        with self._lock(exclusive=fix):
+            self._doctor_temporaries(findings)
+            con = self._doctor_catalog(findings)
+            if con is not None:
+                try:
+                    self._doctor_runs(con, findings)
+                finally:
+                    con.close()
+        return findings.found
+
+    def _doctor_temporaries(self, findings: _Findings) -> None:
+        for path in sorted(self.out.rglob(f".*{TEMP_SUFFIX}")):
+            written = _TEMPORARY.fullmatch(path.name)
+            if ORPHANS in path.relative_to(self.out).parts or not written:
+                continue
+            if not _alive(int(written["pid"])):
+                kind = "folder" if path.is_dir() else "file"
+                findings.add(
+                    path, f"leftover temporary {kind}", "delete it", partial(_remove, path)
+                )
+
+    def _doctor_catalog(self, findings: _Findings):
+        """A connection to the catalog; if it is missing or unreadable, a new empty one when
+        fixing (the runs are then catalogued from their run.json), else None."""
+        if self.catalog.is_file():
+            con = None
+            try:
+                con = duckdb.connect(str(self.catalog), read_only=not findings.fix)
+                if findings.fix:
+                    con.execute(_SCHEMA)
+                for table in _TABLES:
+                    con.execute(f"SELECT count(*) FROM {table}").fetchone()
+                return con
+            except duckdb.Error as exc:
+                if con is not None:
+                    con.close()
+                problem = f"unreadable catalog ({_first_line(exc)})"
+        else:
+            problem = "no catalog"
+        findings.add(
+            self.catalog, problem, "set it aside, rebuild it from the run.json files", None
+        )
+        if not findings.fix:
+            return None
+        stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+        for path in (self.catalog, self.catalog.with_name(f"{CATALOG_FILE}.wal")):
+            if path.exists():
+                os.replace(path, path.with_name(f"{path.name}.corrupt-{stamp}"))
+        con = duckdb.connect(str(self.catalog))
+        con.execute(_SCHEMA)
+        return con
+
+    def _doctor_runs(self, con, findings: _Findings) -> None:
+        cursor = con.execute("SELECT * FROM runs")
+        columns = [d[0] for d in cursor.description]
+        rows = {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+        folder = self.out / "runs"
+        entries = {p.name: p for p in folder.iterdir()} if folder.is_dir() else {}
+        entries = {n: p for n, p in entries.items() if not n.startswith(".")}
+        for run_id in sorted(rows.keys() - entries.keys()):
+            findings.add(
+                folder / run_id,
+                "catalogued, but the run folder is missing",
+                "remove it from the catalog",
+                partial(_delete_run, con, run_id),
+            )
+        for name, path in sorted(entries.items()):
+            if name in rows:
+                self._doctor_catalogued(con, rows[name], path, findings)
+            else:
+                self._doctor_uncatalogued(con, name, path, findings)
+        known = {e for (e,) in con.execute("SELECT ensemble_id FROM ensembles").fetchall()}
+        for path in sorted(self.out.glob("ensembles/*/ensemble.json")):
+            row = _from_json(path.read_text())
+            if row["ensemble_id"] not in known:
+                findings.add(
+                    path,
+                    "ensemble not in the catalog",
+                    "catalog it",
+                    partial(_put_ensemble, con, row),
+                )
+
+    def _doctor_catalogued(self, con, row: dict, path: Path, findings: _Findings) -> None:
+        record = _folder_record(path)
+        if record is None:
+            member = con.execute(
+                "SELECT ensemble_id, member FROM ensemble_members WHERE run_id = ?",
+                [row["run_id"]],
+            ).fetchone()
+            record = row | dict(zip(("ensemble_id", "member"), member or (None, None), strict=True))
+            findings.add(
+                path,
+                f"no {RUN_FILE}",
+                "write it from the catalog",
+                partial(self._save_record, record),
+            )
+        elif _catalogued(record) != _catalogued(row):
+            findings.add(
+                path,
+                f"catalog row behind {RUN_FILE}",
+                "update the row",
+                partial(_put_run, con, record),
+            )
+        repaired, problem, repair = self._repaired(record)
+        if problem:
+            findings.add(path, problem, repair, partial(self._rewrite, con, repaired))
+
+    def _doctor_uncatalogued(self, con, name: str, path: Path, findings: _Findings) -> None:
+        record = _folder_record(path)
+        if record is not None and _effective_status(record) == "running":
+            return  # being written by a live process
+        reason = None
+        if record is None:
+            reason = f"no {RUN_FILE}" if path.is_dir() else "not a run folder"
+        elif record["run_id"] != name:
+            reason = f"its {RUN_FILE} names run {record['run_id']!r}"
+        elif record.get("ensemble_id") is not None:
+            stored = _stored_member(con, record["ensemble_id"], record["member"])
+            if record["status"] != "completed":
+                reason = "an unfinished ensemble member"
+            elif stored is not None:
+                reason = f"a duplicate of ensemble member {record['member']} (run {stored[0]})"
+            else:
+                reason = _results_problem(self._results(name))
+        if reason is None:
+            repaired = self._repaired(record)[0]
+            findings.add(
+                path,
+                f"{record['status']} run not in the catalog",
+                f"catalog it ({repaired['status']})",
+                partial(self._rewrite, con, repaired),
+            )
+        else:
+            target = self.out / ORPHANS / name
+            findings.add(
+                path,
+                f"not a catalogued run: {reason}",
+                f"move it to {target.relative_to(self.out)}",
+                partial(_set_aside, path, target),
+            )
+
+    def _repaired(self, record: dict) -> tuple[dict, str | None, str | None]:
+        """A record as it should be, the problem and the repair: a ``running`` run whose process
+        is gone is ``interrupted`` (``completed`` if it wrote its results before the kill), a
+        completed run whose results cannot be read ``failed``."""
+        results = self._results(record["run_id"])
+        if record["status"] == "running" and _effective_status(record) == "interrupted":
+            gone = f"running, but process {record['pid']} on {record['host']} is gone"
+            if _results_problem(results) is None:
+                finished = datetime.fromtimestamp(results.stat().st_mtime)
+                return (
+                    _completed(record | {"finished_at": finished, "error": None}),
+                    f"{gone} (its results were written)",
+                    "mark it completed",
+                )
+            return record | {"status": "interrupted"}, gone, "mark it interrupted"
+        if record["status"] == "completed":
+            problem = _results_problem(results)
+            if problem:
+                error = f"{RESULTS_FILE} unreadable: {problem}"
+                return record | {"status": "failed", "error": error}, error, "mark it failed"
+        return record, None, None
+
+    def _rewrite(self, con, record: dict) -> None:
+        """Store a repaired record: run.json, catalog row and ensemble membership."""
+        self._save_record(record)
+        _put_run(con, record)
+        if record.get("ensemble_id") is not None:
+            if record["status"] == "completed":
+                _put_member(con, record)
+            else:
+                con.execute("DELETE FROM ensemble_members WHERE run_id = ?", [record["run_id"]])
 
     # -- internals --------------------------------------------------------------------------
 
@@ -384,17 +580,28 @@ class ResultsStore:
         with self._lock(exclusive=write):
             try:
                 con = duckdb.connect(str(self.catalog), read_only=not write)
-                if write:
-                    con.execute(_SCHEMA)
             except duckdb.Error as exc:
-                raise CatalogError(
-                    f"{self.catalog}: not a readable catalog ({_first_line(exc)}); "
-                    f"check and repair it with `jangmadang doctor --out {self.out}`"
-                ) from None
+                raise self._unreadable(exc) from None
             try:
+                if write:
+                    try:
+                        con.execute(_SCHEMA)
+                    except duckdb.Error as exc:
+                        raise self._unreadable(exc) from None
                 yield con
+            except duckdb.Error as exc:
+                if write:
+                    raise
+                raise self._unreadable(exc) from None  # readers run only this module's SQL
             finally:
                 con.close()
+
+    def _unreadable(self, exc: duckdb.Error) -> CatalogError:
+        reason = re.sub(r'"[^"]*" ', "", _first_line(exc))  # DuckDB quotes the path again
+        return CatalogError(
+            f"{self.catalog}: not a readable catalog ({reason}); "
+            f"check and repair it with `jangmadang doctor --out {self.out}`"
+        )
 
     def _new_run_folder(self, stem: str, scenario: Scenario, record: dict) -> str:
         """A fresh run id (the stem and a random suffix); its folder, holding scenario.toml and
@@ -453,6 +660,77 @@ class ResultsStore:
     def _save_record(self, record: dict) -> None:
         path = self.run_dir(record["run_id"]) / RUN_FILE
         write_atomically(path, lambda tmp: tmp.write_text(_to_json(record)))
+
+
+@dataclass
+class Finding:
+    """One problem ``doctor`` found (at ``path``, relative to the results folder) and its
+    repair, ``fixed`` once done."""
+
+    path: str
+    problem: str
+    repair: str
+    fixed: bool = False
+
+
+class _Findings:
+    """Findings as they are made; when fixing, each repair is done as it is found."""
+
+    def __init__(self, out: Path, fix: bool):
+        self.out, self.fix, self.found = out, fix, []
+
+    def add(self, path: Path, problem: str, repair: str, action: Callable[[], object] | None):
+        finding = Finding(str(path.relative_to(self.out)), problem, repair)
+        self.found.append(finding)
+        if self.fix:
+            if action is not None:
+                action()
+            finding.fixed = True
+
+
+def _folder_record(path: Path) -> dict | None:
+    """The run.json of a run folder, None if it has none or it cannot be read."""
+    try:
+        return _from_json((path / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _results_problem(path: Path) -> str | None:
+    """Why a results file cannot be read (missing, truncated, no run_id column), or None."""
+    if not path.is_file():
+        return f"no {RESULTS_FILE}"
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, pa.ArrowException) as exc:
+        return _first_line(exc)
+    return None if "run_id" in names else "no run_id column"
+
+
+def _catalogued(record: dict) -> dict:
+    """The fields a catalog row must share with its run.json."""
+    return {c: record.get(c) for c in RUN_COLUMNS if c != "results_path"}
+
+
+def _delete_run(con, run_id: str) -> None:
+    con.execute("DELETE FROM ensemble_members WHERE run_id = ?", [run_id])
+    con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+
+
+def _set_aside(path: Path, target: Path) -> None:
+    target.parent.mkdir(exist_ok=True)
+    while target.exists():
+        target = target.with_name(f"{target.name}-{secrets.token_hex(2)}")
+    os.rename(path, target)
+    _fsync_dir(path.parent)
+    _fsync_dir(target.parent)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
@@ -615,9 +893,18 @@ def _put_run(con, record: dict) -> None:
     )
 
 
+def _stored_member(con, ensemble_id: str, member: int) -> tuple | None:
+    """The completed run holding an ensemble's member, if any."""
+    return con.execute(
+        "SELECT run_id FROM ensemble_members JOIN runs USING (run_id) "
+        "WHERE ensemble_id = ? AND member = ? AND status = 'completed'",
+        [ensemble_id, member],
+    ).fetchone()
+
+
 def _put_member(con, record: dict) -> None:
     con.execute(
-        "INSERT INTO ensemble_members VALUES (?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO ensemble_members VALUES (?, ?, ?, ?)",
         [record["ensemble_id"], record["member"], record["seed"], record["run_id"]],
     )
 

@@ -4,6 +4,7 @@ reason, and exits with code 2, no traceback)."""
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from jangmadang.scenario import Problem, ScenarioError
-from jangmadang.store import StoreError
+from jangmadang.store import ResultsStore, StoreError
 
 app = typer.Typer(
     add_completion=False,
@@ -31,13 +32,56 @@ OPTION_FOR_KEY = {
     "start": "--start",
     "end": "--end",
 }
-Out = Annotated[
-    Path, typer.Option("--out", help="Folder for Parquet results and the DuckDB catalog.")
-]
 
 
 class InputError(Exception):
     """A user mistake the CLI reports in one line with exit code 2."""
+
+
+def _out_option(value: str | Path) -> Path:
+    """``--out ""`` would quietly mean the current folder, and a file cannot hold results:
+    both stop every command at parsing, in one line."""
+    problem = _folder_problem(Path(value)) if str(value).strip() else "empty; name a folder"
+    if problem:
+        _print_error(f"--out {str(value)!r}: {problem}")
+        raise typer.Exit(2)
+    return Path(value)
+
+
+Out = Annotated[
+    Path,
+    typer.Option(
+        "--out", parser=_out_option, help="Folder for Parquet results and the DuckDB catalog."
+    ),
+]
+
+
+def check_out(out: Path) -> Path:
+    """Stop before any work when ``out`` cannot take results: it is a file, cannot be created
+    or written to, or holds a catalog DuckDB cannot read. Creates the folder. Call it inside
+    :func:`reported_errors` (the error is one line, exit code 2)."""
+    problem = _folder_problem(out)
+    if problem is None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"cannot create the folder ({exc.strerror or exc})"
+    if problem is None:
+        try:
+            with tempfile.TemporaryFile(dir=out):
+                pass
+        except OSError as exc:
+            problem = f"cannot write in the folder ({exc.strerror or exc})"
+    if problem:
+        raise InputError(f"--out {str(out)!r}: {problem}")
+    ResultsStore(out).verify_catalog()
+    return out
+
+
+def _folder_problem(out: Path) -> str | None:
+    if out.exists() and not out.is_dir():
+        return "is a file, not a folder"
+    return None
 
 
 @contextmanager

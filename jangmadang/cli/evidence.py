@@ -17,6 +17,8 @@ def evidence(
     from jangmadang import evidence as ledger
 
     with reported_errors():
+        if key is not None and not key.strip():
+            raise InputError("evidence: empty key; give a parameter, rule or section, or none")
         entries = ledger.lookup(key) if key else list(ledger.load().values())
         if not entries:
             raise InputError(f"no evidence entry matches {key!r}")

@@ -1,0 +1,37 @@
+"""``jangmadang doctor``: check a results folder and repair what a kill or crash left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jangmadang.cli.common import Out, app, console, reported_errors
+from jangmadang.store import ResultsStore
+
+
+@app.command()
+def doctor(
+    out: Out = Path("results"),
+    fix: Annotated[bool, typer.Option("--fix", help="Repair the problems found.")] = False,
+) -> None:
+    """Check the results folder: stale running runs, unreadable results, orphan folders,
+    leftover temporary files, an unreadable catalog. Exit 1 if problems remain."""
+    with reported_errors():
+        findings = ResultsStore(out).doctor(fix=fix)
+    for f in findings:
+        console.print(f"{f.path}: {f.problem}", highlight=False, soft_wrap=True, markup=False)
+        state = "fixed" if f.fixed else "to fix"
+        console.print(f"  {state}: {f.repair}", highlight=False, soft_wrap=True, markup=False)
+    remaining = sum(not f.fixed for f in findings)
+    if not findings:
+        console.print(f"{out}: no problems")
+    elif remaining:
+        console.print(
+            f"{remaining} problems; repair them with `jangmadang doctor --fix --out {out}`",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    else:
+        console.print(f"{len(findings)} problems fixed", highlight=False)
