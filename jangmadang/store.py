@@ -457,14 +457,15 @@ class ResultsStore:
 
     def _doctor_uncatalogued(self, con, name: str, path: Path, findings: _Findings) -> None:
         record = _folder_record(path)
-        if record is not None and _effective_status(record) == "running":
-            return  # being written by a live process
+        member = record is not None and record.get("ensemble_id") is not None
+        if member and _effective_status(record) == "running":
+            return  # a member being stored: catalogued only once complete
         reason = None
         if record is None:
             reason = f"no {RUN_FILE}" if path.is_dir() else "not a run folder"
         elif record["run_id"] != name:
             reason = f"its {RUN_FILE} names run {record['run_id']!r}"
-        elif record.get("ensemble_id") is not None:
+        elif member:
             stored = _stored_member(con, record["ensemble_id"], record["member"])
             if record["status"] != "completed":
                 reason = "an unfinished ensemble member"
@@ -490,25 +491,32 @@ class ResultsStore:
             )
 
     def _repaired(self, record: dict) -> tuple[dict, str | None, str | None]:
-        """A record as it should be, the problem and the repair: a ``running`` run whose process
-        is gone is ``interrupted`` (``completed`` if it wrote its results before the kill), a
-        completed run whose results cannot be read ``failed``."""
+        """A record as it should be, the problem and the repair: a run with an unreadable
+        results file ``failed``; a ``running`` run whose process is gone ``interrupted``, or
+        ``completed`` if it wrote its results before it was killed."""
+        status = _effective_status(record)
+        if status in ("running", "failed"):  # alive (or on another host), or settled
+            return record, None, None
         results = self._results(record["run_id"])
-        if record["status"] == "running" and _effective_status(record) == "interrupted":
-            gone = f"running, but process {record['pid']} on {record['host']} is gone"
-            if _results_problem(results) is None:
+        problem = _results_problem(results)
+        if problem and (status == "completed" or results.exists()):
+            error = f"{RESULTS_FILE} unreadable: {problem}"
+            return record | {"status": "failed", "error": error}, error, "mark it failed"
+        if status == "interrupted":
+            gone = f"process {record['pid']} on {record['host']} is gone"
+            if not problem:
                 finished = datetime.fromtimestamp(results.stat().st_mtime)
                 return (
                     _completed(record | {"finished_at": finished, "error": None}),
-                    f"{gone} (its results were written)",
+                    f"{gone}, after writing its results",
                     "mark it completed",
                 )
-            return record | {"status": "interrupted"}, gone, "mark it interrupted"
-        if record["status"] == "completed":
-            problem = _results_problem(results)
-            if problem:
-                error = f"{RESULTS_FILE} unreadable: {problem}"
-                return record | {"status": "failed", "error": error}, error, "mark it failed"
+            if record["status"] == "running":
+                return (
+                    record | {"status": "interrupted"},
+                    f"running, but {gone}",
+                    "mark it interrupted",
+                )
         return record, None, None
 
     def _rewrite(self, con, record: dict) -> None:
