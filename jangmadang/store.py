@@ -271,9 +271,12 @@ class ResultsStore:
 
     def ensemble_members(self, ensemble_id: str) -> pd.DataFrame:
         """The stored members of an ensemble (member, seed, run_id, results_path)."""
+        empty = pd.DataFrame(columns=["member", "seed", "run_id", "results_path"])
         if not self.catalog.is_file():
-            return pd.DataFrame(columns=["member", "seed", "run_id", "results_path"])
+            return empty
         with self._catalog(write=False) as con:
+            if "ensemble_members" not in _tables(con):
+                return empty
             members = con.execute(
                 "SELECT m.member, m.seed, m.run_id FROM ensemble_members m "
                 "JOIN runs r USING (run_id) WHERE m.ensemble_id = ? AND r.status = 'completed' "
@@ -322,7 +325,7 @@ class ResultsStore:
         files of completed runs, in a sandbox that can read those files and nothing else."""
         check_read_only(sql)
         with self._catalog(write=False) as con:
-            tables = {t: con.execute(f"SELECT * FROM {t}").df() for t in _TABLES}
+            tables = {t: con.execute(f"SELECT * FROM {t}").df() for t in _tables(con)}
         tables["runs"] = self._effective(tables["runs"].sort_values(["started_at", "run_id"]))
         files = [
             str(self._results(r).resolve())
@@ -370,16 +373,23 @@ class ResultsStore:
                 )
 
     def _doctor_catalog(self, findings: _Findings):
-        """A connection to the catalog; if it is missing or unreadable, a new empty one when
+        """A connection to the catalog (when only checking, to a copy in memory, with any table
+        an older version lacked); if the catalog is missing or unreadable, a new empty one when
         fixing (the runs are then catalogued from their run.json), else None."""
         if self.catalog.is_file():
             con = None
             try:
-                con = duckdb.connect(str(self.catalog), read_only=not findings.fix)
                 if findings.fix:
+                    con = duckdb.connect(str(self.catalog))
+                    con.execute("SELECT count(*) FROM runs").fetchone()  # every version has it
                     con.execute(_SCHEMA)
-                for table in _TABLES:
-                    con.execute(f"SELECT count(*) FROM {table}").fetchone()
+                else:
+                    con = duckdb.connect()
+                    con.execute(_SCHEMA)
+                    con.execute("ATTACH ? AS stored (READ_ONLY)", [str(self.catalog)])
+                    for table in _tables(con, "stored"):
+                        con.execute(f"INSERT INTO {table} BY NAME FROM stored.{table}")
+                    con.execute("DETACH stored")
                 return con
             except duckdb.Error as exc:
                 if con is not None:
@@ -438,11 +448,13 @@ class ResultsStore:
                 [row["run_id"]],
             ).fetchone()
             record = row | dict(zip(("ensemble_id", "member"), member or (None, None), strict=True))
+            if record["status"] == "completed":
+                _completed(record)
             findings.add(
                 path,
                 f"no {RUN_FILE}",
                 "write it from the catalog",
-                partial(self._save_record, record),
+                partial(self._rewrite, con, record),
             )
         elif _catalogued(record) != _catalogued(row):
             findings.add(
@@ -495,6 +507,8 @@ class ResultsStore:
         results file ``failed``; a ``running`` run whose process is gone ``interrupted``, or
         ``completed`` if it wrote its results before it was killed."""
         status = _effective_status(record)
+        if record["status"] == "running" and record.get("pid") is None:
+            status = "interrupted"  # stored by version 0.1, which kept no process id
         if status in ("running", "failed"):  # alive (or on another host), or settled
             return record, None, None
         results = self._results(record["run_id"])
@@ -503,7 +517,11 @@ class ResultsStore:
             error = f"{RESULTS_FILE} unreadable: {problem}"
             return record | {"status": "failed", "error": error}, error, "mark it failed"
         if status == "interrupted":
-            gone = f"process {record['pid']} on {record['host']} is gone"
+            gone = (
+                f"process {record['pid']} on {record['host']} is gone"
+                if record.get("pid") is not None
+                else "with no process id (version 0.1)"
+            )
             if not problem:
                 finished = datetime.fromtimestamp(results.stat().st_mtime)
                 return (
@@ -922,6 +940,19 @@ def _put_ensemble(con, row: dict) -> None:
         "INSERT INTO ensembles VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [row[c] for c in ("ensemble_id", "scenario", "scenario_hash", "base_seed", "created_at")],
     )
+
+
+def _tables(con, database: str | None = None) -> list[str]:
+    """``runs`` and the ensemble tables present in the catalog (older versions lacked them)."""
+    present = {
+        t
+        for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = coalesce(?, "
+            "current_database())",
+            [database],
+        ).fetchall()
+    }
+    return [t for t in _TABLES if t in present or t == "runs"]
 
 
 def _get_run(con, run_id: str) -> dict | None:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import duckdb
 import pytest
 
 import jangmadang as jm
@@ -127,3 +128,36 @@ def test_run_ids_cannot_leave_the_store(tmp_path):
     for bad in ("../../etc", "a/b", "", "x" * 300):
         with pytest.raises(UnknownRun):
             store.run_dir(bad)
+
+
+def test_a_catalog_of_version_0_1_is_read_and_repaired(tmp_path, scenario, results):
+    """No run.json, no pid, host or month reached: readable as is, then completed by doctor."""
+    store = ResultsStore(tmp_path)
+    old = ["baseline-20240101-000000-aaaaaa", "baseline-20240101-000001-bbbbbb"]
+    for run_id in old:
+        store.run_dir(run_id).mkdir(parents=True)
+    results.assign(run_id=old[0]).to_parquet(store.run_dir(old[0]) / "results.parquet")
+    with duckdb.connect(str(store.catalog)) as con:
+        con.execute(
+            "CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, scenario VARCHAR, "
+            "scenario_hash VARCHAR, seed BIGINT, population BIGINT, start_month VARCHAR, "
+            "end_month VARCHAR, package_version VARCHAR, started_at TIMESTAMP, "
+            "finished_at TIMESTAMP, wall_seconds DOUBLE, status VARCHAR, error VARCHAR, "
+            "results_path VARCHAR)"
+        )
+        for run_id, status in zip(old, ["completed", "running"], strict=True):
+            con.execute(
+                "INSERT INTO runs VALUES (?, 'baseline', 'h', 1, 2000, '2012-01', '2012-03', "
+                "'0.1.0', now(), NULL, NULL, ?, NULL, ?)",
+                [run_id, status, f"/elsewhere/{run_id}/results.parquet"],
+            )
+    assert store.runs().status.tolist() == ["completed", "running"]
+    assert store.query("SELECT count(*) AS n FROM results").n[0] == len(results)
+    assert len(store.doctor()) == 3  # two run.json missing, one run that cannot be running
+    store.doctor(fix=True)
+    assert store.doctor() == []
+    assert store.runs().status.tolist() == ["completed", "interrupted"]
+    assert store.run_info(old[0])["reached_month"] == "2012-03"
+    assert store.load(old[0]).run_id.unique().tolist() == [old[0]]
+    new = store.start_run(scenario)
+    assert store.run_info(new)["pid"] == os.getpid()

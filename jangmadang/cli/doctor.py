@@ -26,12 +26,17 @@ def doctor(
         console.print(f"  {state}: {f.repair}", highlight=False, soft_wrap=True, markup=False)
     remaining = sum(not f.fixed for f in findings)
     if not findings:
-        console.print(f"{out}: no problems")
+        console.print(f"{out}: no problems", highlight=False, markup=False)
     elif remaining:
         console.print(
-            f"{remaining} problems; repair them with `jangmadang doctor --fix --out {out}`",
+            f"{_problems(remaining)}; repair with `jangmadang doctor --fix --out {out}`",
+            highlight=False,
             markup=False,
         )
         raise typer.Exit(1)
     else:
-        console.print(f"{len(findings)} problems fixed", highlight=False)
+        console.print(f"{_problems(len(findings))} fixed", highlight=False)
+
+
+def _problems(n: int) -> str:
+    return f"{n} problem{'s' if n != 1 else ''}"
