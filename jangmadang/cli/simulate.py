@@ -1,7 +1,8 @@
-"""Commands that run the model: ``run``, ``scenarios`` and ``show-scenario``."""
+"""Commands that run the model: ``run``, ``resume``, ``scenarios`` and ``show-scenario``."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -9,12 +10,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jangmadang.cli.common import InputError, Out, app, console, reported_errors
+from jangmadang.cli.common import InputError, Out, app, check_out, console, reported_errors
 from jangmadang.scenario import available_scenarios, load_scenario
 from jangmadang.sim import Sim, run_overrides
-from jangmadang.store import ResultsStore, scenario_to_toml
+from jangmadang.snapshot import SnapshotError
+from jangmadang.store import ResultsStore, RunNotResumable, scenario_to_toml
 from jangmadang.timeline import format_month
 
+SNAPSHOT = "snapshot"  # the latest snapshot of a run, in its folder
 SUMMARY_INDICATORS = (
     "population",
     "households",
@@ -37,6 +40,23 @@ SUMMARY_INDICATORS = (
 )
 
 
+# Seconds per person-month at full scale (benchmarks/results, 12 modules): used only to decide
+# whether a run is long enough to deserve checkpoints by default.
+SECONDS_PER_PERSON_MONTH = 1.6e-7
+AUTO_CHECKPOINT_SECONDS = 120  # runs expected to take longer keep a snapshot ...
+AUTO_CHECKPOINT_MONTHS = 12  # ... every this many months
+
+CheckpointEvery = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Keep a snapshot of the state every N months, so `jangmadang resume` can continue "
+        "after a crash (0: never; default: every 12 months for runs expected to take over "
+        "2 minutes).",
+    ),
+]
+
+
 @app.command()
 def run(
     scenario: Annotated[
@@ -55,6 +75,7 @@ def run(
     end: Annotated[str | None, typer.Option(help="Last month, YYYY-MM.")] = None,
     out: Out = Path("results"),
     plot: Annotated[bool, typer.Option(help="Write plot.png beside the results.")] = True,
+    checkpoint_every: CheckpointEvery = None,
 ) -> None:
     """Run a scenario, store its results and catalog row, and plot the main indicators."""
     with reported_errors():
@@ -64,6 +85,7 @@ def run(
             population=population, scale=scale, seed=seed, start=start, end=end
         )
         loaded = load_scenario(scenario, overrides, override_source="command line")
+        check_out(out)
     sim = Sim(loaded)
     store = ResultsStore(out)
     run_id = store.start_run(sim.scenario)
@@ -71,6 +93,51 @@ def run(
         f"Running [bold]{loaded.name}[/] with {loaded.population.size:,} persons, "
         f"{format_month(loaded.start)} to {format_month(loaded.end)}, seed {loaded.seed}"
     )
+    _run_and_store(sim, store, run_id, checkpoint_every, plot)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="An interrupted run's id (`jangmadang runs`).")],
+    out: Out = Path("results"),
+    plot: Annotated[bool, typer.Option(help="Write plot.png beside the results.")] = True,
+    checkpoint_every: CheckpointEvery = None,
+) -> None:
+    """Continue an interrupted run from its latest snapshot (or from its start if it kept
+    none); the results equal those of an uninterrupted run."""
+    store = ResultsStore(out)
+    with reported_errors():
+        try:
+            store.reopen_run(run_id)
+        except RunNotResumable as exc:
+            raise InputError(str(exc)) from None
+        folder = store.run_dir(run_id) / SNAPSHOT
+        try:
+            if folder.exists():
+                sim = Sim.load(folder)
+            else:
+                sim = Sim(load_scenario(store.run_dir(run_id) / "scenario.toml"))
+        except SnapshotError as exc:
+            store.fail_run(run_id, f"cannot resume: {exc}")
+            raise InputError(f"resume {run_id}: {exc}") from None
+    reached = format_month(sim.month) if sim.steps_done > len(sim.scenario.burn_in) else "start"
+    console.print(f"Resuming [bold]{run_id}[/] from {reached}", soft_wrap=True)
+    _run_and_store(sim, store, run_id, checkpoint_every, plot)
+
+
+def _run_and_store(
+    sim: Sim, store: ResultsStore, run_id: str, checkpoint_every: int | None, plot: bool
+) -> None:
+    """Run ``sim`` to its end with a progress bar and checkpoints, then store and show it."""
+    scenario = sim.scenario
+    every = _checkpoint_interval(sim, checkpoint_every)
+    folder = store.run_dir(run_id) / SNAPSHOT
+
+    def checkpoint(s: Sim) -> None:
+        if every and (s.t + 1) % every == 0 and not s.finished:
+            s.save(folder)
+            store.checkpointed(run_id, format_month(s.month))
+
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -84,13 +151,15 @@ def run(
             sim.run(
                 progress=lambda done, total: progress.update(
                     task, completed=done, description=format_month(sim.months[done - 1])
-                )
+                ),
+                after_month=checkpoint,
             )
     except BaseException as exc:
         store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
         raise
     results = sim.results
     parquet = store.finish_run(run_id, results, sim.wall_seconds)
+    shutil.rmtree(folder, ignore_errors=True)  # the results are stored: the state is not needed
     console.print(_summary_table(results))
     console.print(f"run id   [bold]{run_id}[/] ({sim.wall_seconds:.1f} s)", soft_wrap=True)
     console.print(f"results  {parquet}", soft_wrap=True)
@@ -100,12 +169,21 @@ def run(
 
         png = plot_run(
             results,
-            loaded.events,
+            scenario.events,
             store.run_dir(run_id) / "plot.png",
-            title=f"{loaded.name} ({run_id})",
-            scale=loaded.population.effective_scale,
+            title=f"{scenario.name} ({run_id})",
+            scale=scenario.population.effective_scale,
         )
         console.print(f"plot     {png}", soft_wrap=True)
+
+
+def _checkpoint_interval(sim: Sim, requested: int | None) -> int:
+    """Months between snapshots: as asked, or by default only for runs long enough to lose."""
+    if requested is not None:
+        return requested
+    steps = len(sim.scenario.burn_in) + len(sim.months)
+    expected = SECONDS_PER_PERSON_MONTH * sim.scenario.population.size * steps
+    return AUTO_CHECKPOINT_MONTHS if expected > AUTO_CHECKPOINT_SECONDS else 0
 
 
 def _summary_table(results) -> Table:
