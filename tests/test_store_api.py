@@ -1,6 +1,7 @@
 """The store's run life cycle: start, checkpoint, interruption (process gone), resume, finish,
 failure; run.json mirrors every catalog row."""
 
+import fcntl
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import pytest
 
 import jangmadang as jm
 from jangmadang.scenario import load_scenario
-from jangmadang.store import RUN_FILE, ResultsStore, RunNotResumable, UnknownRun
+from jangmadang.store import RUN_FILE, ResultsStore, RunNotResumable, StoreBusy, UnknownRun
 
 WINDOW = {"population.persons": 2000, "start": "2012-01", "end": "2012-03"}
 
@@ -161,3 +162,18 @@ def test_a_catalog_of_version_0_1_is_read_and_repaired(tmp_path, scenario, resul
     assert store.load(old[0]).run_id.unique().tolist() == [old[0]]
     new = store.start_run(scenario)
     assert store.run_info(new)["pid"] == os.getpid()
+
+
+def test_a_lock_held_too_long_is_a_clear_error(tmp_path, scenario):
+    store = ResultsStore(tmp_path, lock_timeout=0.2)
+    store.start_run(scenario)
+    holder = os.open(tmp_path / "jangmadang.lock", os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # as a writer in another process would
+    try:
+        with pytest.raises(StoreBusy, match="still locked by another process after 0.2 s"):
+            store.runs()
+        with pytest.raises(StoreBusy):
+            store.start_run(scenario)
+    finally:
+        os.close(holder)
+    assert len(store.runs()) == 1
