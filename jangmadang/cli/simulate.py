@@ -14,7 +14,7 @@ from jangmadang.cli.common import InputError, Out, app, check_out, console, repo
 from jangmadang.scenario import available_scenarios, load_scenario
 from jangmadang.sim import Sim, run_overrides
 from jangmadang.snapshot import SnapshotError
-from jangmadang.store import ResultsStore, RunNotResumable, scenario_to_toml
+from jangmadang.store import CATALOG_FILE, ResultsStore, RunNotResumable, scenario_to_toml
 from jangmadang.timeline import format_month
 
 SNAPSHOT = "snapshot"  # the latest snapshot of a run, in its folder
@@ -105,8 +105,10 @@ def resume(
 ) -> None:
     """Continue an interrupted run from its latest snapshot (or from its start if it kept
     none); the results equal those of an uninterrupted run."""
-    store = ResultsStore(out)
     with reported_errors():
+        if not (out / CATALOG_FILE).is_file():
+            raise InputError(f"run {run_id!r}: no results catalog in {out} to resume it from")
+        store = ResultsStore(check_out(out))
         try:
             store.reopen_run(run_id)
         except RunNotResumable as exc:
