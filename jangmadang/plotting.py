@@ -1,7 +1,10 @@
-"""Plots of a run's monthly series with the scenario's events marked on the time axis."""
+"""Plots of a run's monthly series, or of bands over many runs, with the scenario's events
+marked on the time axis: a dashed line on every panel, numbered on the top row and named once
+in the figure's key."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -12,8 +15,12 @@ matplotlib.use("Agg")  # files only: runs happen on machines without a screen
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from jangmadang.scenario import Event  # noqa: E402
+from jangmadang.timeline import format_month  # noqa: E402
+
+FORMATS = (".png", ".pdf", ".svg")  # what matplotlib writes that a reader can open
 
 DEFAULT_INDICATORS = (
     "food_insecure_share",
@@ -64,6 +71,15 @@ PUBLISHED = {
 }
 
 
+def figure_name(indicators) -> str:
+    """A file name for a figure of chosen indicators (``plot-<names>.png``), distinct from the
+    default figure ``plot.png``; long lists are shortened with a hash so names never clash."""
+    name = "-".join(indicators)
+    if len(name) > 80:
+        name = f"{name[:60]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return f"plot-{name}.png"
+
+
 def plot_run(
     results: pd.DataFrame,
     events: list[Event],
@@ -86,16 +102,25 @@ def plot_run(
         national = data[data["dimension"] == "all"]
         if indicator in STACKED:
             _stacked(ax, results, STACKED[indicator])
-        elif indicator in PUBLISHED and scale and not national.empty:
-            _against_published(ax, national, *PUBLISHED[indicator], scale)
+        elif indicator in PUBLISHED and scale and len(totals := _yearly(national, scale)):
+            ax.plot(
+                _mid_year(totals.index),
+                totals.values,
+                "o-",
+                color="tab:blue",
+                lw=1.4,
+                ms=3,
+                label="simulated, per year at 1:1",
+            )
+            _published(ax, *PUBLISHED[indicator], totals.index)
+            ax.legend(fontsize=6)
         elif not national.empty:
             ax.plot(national["date"], national["value"], color="tab:blue", lw=1.4)
         else:
             for (_dimension, group), series in data.groupby(["dimension", "group"]):
                 ax.plot(series["date"], series["value"], lw=1, label=f"{group}")
             ax.legend(fontsize=6, ncol=2)
-        _finish_panel(ax, indicator, events)
-    return _save(fig, axes, len(indicators), title, path)
+    return _save(fig, axes, indicators, events, results["date"], title, path, False)
 
 
 def plot_ensemble(
@@ -104,20 +129,73 @@ def plot_ensemble(
     path: str | Path,
     indicators: tuple[str, ...] | list[str],
     title: str = "",
+    yearly: pd.DataFrame | None = None,
+    scale: float | None = None,
 ) -> Path:
-    """One panel per national indicator of an ensemble: the median and the 5-95% band."""
-    national = summary[summary["dimension"] == "all"]
+    """One panel per national indicator of an ensemble: the median and the 5-95% band over
+    members. With ``yearly`` (the same statistics of each member's yearly totals) and
+    ``scale``, an indicator with a published series is drawn per year at 1:1, as for a run."""
+    runs = int(summary["runs"].max())
+    return plot_bands(
+        summary,
+        events,
+        path,
+        indicators,
+        title,
+        columns=("median", "q05", "q95"),
+        labels=(f"median of {runs} runs", f"5-95% of {runs} runs"),
+        yearly=yearly,
+        scale=scale,
+    )
+
+
+def plot_bands(
+    frame: pd.DataFrame,
+    events: list[Event],
+    path: str | Path,
+    indicators: tuple[str, ...] | list[str],
+    title: str = "",
+    *,
+    columns: tuple[str, str, str],
+    labels: tuple[str, str],
+    yearly: pd.DataFrame | None = None,
+    scale: float | None = None,
+) -> Path:
+    """One panel per national indicator: a centre line and a band (``columns``: centre, low,
+    high of ``frame``), named in the figure's key by ``labels`` (centre, band)."""
+    national = frame[frame["dimension"] == "all"] if "dimension" in frame else frame
     unknown = sorted(set(indicators) - set(national["indicator"].unique()))
     if unknown:
-        raise KeyError(", ".join(unknown))
+        raise KeyError(f"no national indicator {', '.join(unknown)}")
+    centre, low, high = columns
     fig, axes = _panel_grid(len(indicators))
     for ax, indicator in zip(axes.flat, indicators, strict=False):
         data = national[national["indicator"] == indicator].sort_values("date")
-        ax.fill_between(data["date"], data["q05"], data["q95"], alpha=0.3, label="5-95%")
-        ax.plot(data["date"], data["median"], lw=1.4, label=f"median of {int(data['runs'].max())}")
-        ax.legend(fontsize=6, loc="upper left")
-        _finish_panel(ax, indicator, events)
-    return _save(fig, axes, len(indicators), title, path)
+        suffix = ""
+        totals = yearly[yearly["indicator"] == indicator] if yearly is not None else data[:0]
+        if indicator in PUBLISHED and scale and len(totals):
+            data = totals.sort_values("date").assign(**{c: totals[c] / scale for c in columns})
+            _published(ax, *PUBLISHED[indicator], data["date"].dt.year)
+            suffix = ", per year at 1:1"
+        ax.fill_between(
+            data["date"],
+            data[low],
+            data[high],
+            color="tab:blue",
+            alpha=0.25,
+            lw=0,
+            label=labels[1] + suffix,
+        )
+        ax.plot(
+            data["date"],
+            data[centre],
+            "o-" if suffix else "-",
+            color="tab:blue",
+            lw=1.4,
+            ms=3,
+            label=labels[0] + suffix,
+        )
+    return _save(fig, axes, indicators, events, national["date"], title, path, True)
 
 
 def _panel_grid(n: int):
@@ -125,27 +203,55 @@ def _panel_grid(n: int):
     columns = 2 if n > 1 else 1
     rows = math.ceil(n / columns)
     return plt.subplots(
-        rows, columns, figsize=(6.5 * columns, 2.8 * rows), squeeze=False, sharex=True
+        rows,
+        columns,
+        figsize=(6.5 * columns, 2.8 * rows + 0.8),
+        squeeze=False,
+        sharex=True,
+        layout="constrained",
     )
 
 
-def _finish_panel(ax, indicator: str, events: list[Event]) -> None:
-    _mark_events(ax, events)
-    ax.set_title(indicator.replace("_", " "), fontsize=9)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-
-
-def _save(fig, axes, n: int, title: str, path: str | Path) -> Path:
-    """Hide unused panels, label the years, write the PNG (creating its folder)."""
-    for ax in list(axes.flat)[n:]:
+def _save(fig, axes, indicators, events, dates, title, path, series_in_key: bool) -> Path:
+    """Title the panels, mark the events, hide unused panels, label the years, add the key
+    (the numbered events, and the labelled series if ``series_in_key``: panels that all draw
+    the same statistics name them once) and write the figure."""
+    first, last = pd.Timestamp(dates.min()), pd.Timestamp(dates.max())
+    shown = sorted(
+        (e for e in events if e.takes_effect(first.date(), last.date())), key=lambda e: e.start
+    )
+    top = set(axes[0])
+    for ax, indicator in zip(axes.flat, indicators, strict=False):
+        ax.set_title(indicator.replace("_", " "), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        _mark_events(ax, shown, first, last, numbered=ax in top)
+    for ax in list(axes.flat)[len(indicators) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
-        ax.xaxis.set_major_locator(mdates.YearLocator(2))
+        ax.xaxis.set_major_locator(mdates.YearLocator(1 if (last - first).days < 6 * 366 else 2))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    handles = {}
+    for ax in axes.flat if series_in_key else []:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    for number, event in enumerate(shown, start=1):
+        marker = Line2D(
+            [], [], ls="none", marker=f"${number}$", color="black", ms=5 + 4 * (number > 9)
+        )
+        since = "" if pd.Timestamp(event.start) >= first else "since "
+        handles[f"{since}{format_month(event.start)} {event.label or event.name}"] = marker
+    if handles:
+        fig.legend(
+            handles.values(),
+            handles.keys(),
+            loc="outside lower center",
+            ncol=min(3, len(handles)),
+            fontsize=7,
+            frameon=False,
+        )
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -163,46 +269,47 @@ def _stacked(ax, results: pd.DataFrame, parts: dict[tuple[str, str, str], str]) 
     ax.legend(fontsize=6, loc="upper left")
 
 
-def _against_published(ax, national: pd.DataFrame, label: str, load, scale: float) -> None:
-    """Simulated yearly totals (complete years only), scaled to 1:1, beside published ones."""
+def _yearly(national: pd.DataFrame, scale: float) -> pd.Series:
+    """Totals of the complete years of a series, at 1:1 (divided by the run's scale)."""
     by_year = national.groupby(national["date"].dt.year)["value"]
-    totals = by_year.sum()[by_year.count() == 12] / scale
-    published = {y: v for y, v in load().items() if totals.index.min() <= y <= totals.index.max()}
-    mid_year = [pd.Timestamp(year=int(y), month=7, day=1) for y in totals.index]
-    ax.plot(
-        mid_year,
-        totals.values,
-        "o-",
-        color="tab:blue",
-        lw=1.4,
-        ms=3,
-        label="simulated, per year at 1:1",
-    )
-    ax.plot(
-        [pd.Timestamp(year=y, month=7, day=1) for y in published],
-        list(published.values()),
-        "s",
-        color="black",
-        ms=3.5,
-        label=label,
-    )
-    ax.legend(fontsize=6)
+    return by_year.sum()[by_year.count() == 12] / scale
 
 
-def _mark_events(ax, events: list[Event]) -> None:
-    """A dashed line at each event's start; a shaded band while a long event lasts."""
-    for event in events:
-        start = pd.Timestamp(event.start)
-        ax.axvline(start, color="grey", ls="--", lw=0.7, alpha=0.7)
+def _mid_year(years) -> list[pd.Timestamp]:
+    """Yearly figures are drawn at the middle of their year."""
+    return [pd.Timestamp(year=int(y), month=7, day=1) for y in years]
+
+
+def _published(ax, label: str, load, years) -> None:
+    """The published yearly figures for the years drawn."""
+    published = {y: v for y, v in load().items() if min(years) <= y <= max(years)}
+    ax.plot(_mid_year(published), list(published.values()), "s", color="black", ms=3.5, label=label)
+
+
+def _mark_events(ax, events: list[Event], first, last, numbered: bool) -> None:
+    """A dashed line at each event's start and a shaded band while a long event lasts (from the
+    first month drawn, for an event in force before it); on the top row, the event's number,
+    moved down a step when it would touch its neighbour's."""
+    gap = (mdates.date2num(last) - mdates.date2num(first)) / 40  # about a number's width
+    level_ends: list[float] = []
+    for number, event in enumerate(events, start=1):
+        start = max(pd.Timestamp(event.start), first)
+        if start > first:
+            ax.axvline(start, color="grey", ls="--", lw=0.7, alpha=0.7)
         if event.end is not None and (event.end - event.start).days > 62:
-            ax.axvspan(start, pd.Timestamp(event.end), color="tab:red", alpha=0.06)
+            ax.axvspan(start, min(pd.Timestamp(event.end), last), color="tab:red", alpha=0.06)
+        if not numbered:
+            continue
+        x = mdates.date2num(start)
+        level = next((i for i, end in enumerate(level_ends) if x - end > gap), len(level_ends))
+        level_ends[level : level + 1] = [x]
         ax.annotate(
-            event.label or event.name,
-            xy=(start, 1),
+            str(number),
+            xy=(start, 1 - 0.11 * level),
             xycoords=("data", "axes fraction"),
-            rotation=90,
-            fontsize=5,
+            fontsize=7,
+            ha="center",
             va="top",
-            ha="right",
-            color="dimgrey",
+            color="black",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
         )

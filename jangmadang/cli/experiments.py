@@ -1,7 +1,9 @@
 """Command-line experiments: ensemble, compare, sensitivity, calibrate, validate.
 
 Registered on the main Typer app (``jangmadang.cli.common``); they share its error reporting: a
-mistake is one line naming the option and the reason, with exit code 2.
+mistake is one line naming the option and the reason, with exit code 2. Each experiment checks
+all its inputs (:mod:`jangmadang.experiments.checks`) before it runs, catalogues or writes
+anything.
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jangmadang.cli.common import InputError, Out, app, console, reported_errors
+from jangmadang.cli.common import (
+    InputError,
+    Out,
+    app,
+    check_out,
+    console,
+    reported_errors,
+)
+from jangmadang.scenario import Problem, ScenarioError
 from jangmadang.store import ResultsStore
 
-Runs = Annotated[int, typer.Option("--runs", min=1, help="Members (seeds) per scenario.")]
+Runs = Annotated[int, typer.Option("--runs", help="Members (seeds) per scenario.")]
 Workers = Annotated[
     int | None, typer.Option(help="Local Dask worker processes (default: one per CPU).")
 ]
@@ -31,49 +41,66 @@ End = Annotated[str | None, typer.Option(help="Last month, YYYY-MM.")]
 Window = Annotated[
     str | None, typer.Option(help="Months averaged per run, FIRST:LAST (YYYY-MM:YYYY-MM).")
 ]
+ARGUMENTS = {"scenario": "SCENARIO", "base": "BASE", "alt": "ALT"}  # inputs without a --flag
+
+
+@contextmanager
+def _reported():
+    """The CLI's one-line errors, with an experiment's input named as typed (``--window``)."""
+    from jangmadang.experiments.checks import BadInput
+
+    with reported_errors():
+        try:
+            yield
+        except BadInput as exc:
+            raise InputError(exc.message(ARGUMENTS.get(exc.option, f"--{exc.option}"))) from None
 
 
 @contextmanager
 def _progress(label: str):
-    with Progress(
+    """A progress bar that appears with the first step, so a refused input prints nothing."""
+    bar = Progress(
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    )
+    task = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(label, total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        bar.stop()
 
 
-def _options(population, seed, start, end) -> dict:
-    return {"population": population, "seed": seed, "start": start, "end": end}
+def _resolved(scenario: str, population=None, seed=None, start=None, end=None):
+    """The scenario with the run options, their mistakes named as options (``--population``)."""
+    from jangmadang.experiments.ensemble import resolve
+
+    options = {"population": population, "seed": seed, "start": start, "end": end}
+    return resolve(scenario, source="command line", **options), options
 
 
 def _window(text: str | None) -> tuple[str, str] | None:
     if text is None:
         return None
     first, sep, last = text.partition(":")
-    if not sep or len(first) != 7 or len(last) != 7:
+    if not sep:
         raise InputError(f"--window {text!r}: write FIRST:LAST as YYYY-MM:YYYY-MM")
-    return first, last
+    return first.strip(), last.strip()
 
 
-def _split(text: str, option: str) -> list[str]:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise InputError(f"{option}: give at least one name")
-    return items
-
-
-def _known_parameters(params: list[str]) -> None:
-    from jangmadang import evidence
-
-    known = set(evidence.parameter_keys())
-    for key in params:
-        if key not in known:
-            raise InputError(f"--params: unknown parameter {key!r} (write section.name)")
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 @app.command()
@@ -92,12 +119,19 @@ def ensemble(
     out: Out = Path("results"),
 ) -> None:
     """Run a scenario over many seeds on Dask; store each member as it finishes; plot bands."""
-    from jangmadang.experiments.ensemble import EnsembleExists, ensemble_summary, run_ensemble
-    from jangmadang.experiments.ensemble import resolve as resolve_scenario
-    from jangmadang.plotting import DEFAULT_INDICATORS, STACKED, plot_ensemble
+    from jangmadang.experiments import checks
+    from jangmadang.experiments.ensemble import (
+        EnsembleExists,
+        ensemble_summary,
+        plot_ensemble_figure,
+        run_ensemble,
+    )
 
-    with reported_errors():
-        loaded = resolve_scenario(scenario, **_options(population, seed, start, end))
+    with _reported():
+        loaded, _ = _resolved(scenario, population, seed, start, end)
+        checks.at_least("runs", runs, 1)
+        checks.cluster(workers, scheduler)
+        check_out(out)
         with _progress(f"{loaded.name} ensemble") as progress:
             try:
                 ensemble_id = run_ensemble(
@@ -112,12 +146,10 @@ def ensemble(
             except EnsembleExists as exc:
                 raise InputError(f"{exc} (add --resume)") from None
     store = ResultsStore(out)
-    summary = ensemble_summary(store, ensemble_id)
     folder = out / "ensembles" / ensemble_id
     folder.mkdir(parents=True, exist_ok=True)
-    summary.to_parquet(folder / "summary.parquet")
-    indicators = [i for i in DEFAULT_INDICATORS if i not in STACKED]
-    png = plot_ensemble(summary, loaded.events, folder / "plot.png", indicators, ensemble_id)
+    ensemble_summary(store, ensemble_id).to_parquet(folder / "summary.parquet")
+    png = plot_ensemble_figure(store, ensemble_id, folder / "plot.png")
     console.print(f"ensemble [bold]{ensemble_id}[/] ({runs} members)", soft_wrap=True)
     console.print(f"summary  {folder / 'summary.parquet'}", soft_wrap=True)
     console.print(f"plot     {png}", soft_wrap=True)
@@ -141,23 +173,35 @@ def compare(
     out: Out = Path("results"),
 ) -> None:
     """Both scenarios on the same seeds; paired differences (alt - base) with 95% intervals."""
-    from jangmadang.experiments.compare import DEFAULT_INDICATORS
+    from jangmadang.experiments import checks
+    from jangmadang.experiments.compare import DEFAULT_INDICATORS, check_inputs
     from jangmadang.experiments.compare import compare as run_compare
+    from jangmadang.plotting import plot_bands
 
-    with reported_errors():
-        chosen = _split(indicators, "--indicators") if indicators else list(DEFAULT_INDICATORS)
+    with _reported():
+        base_scenario, options = _resolved(base, population, seed, start, end)
+        alt_scenario, _ = _resolved(alt, population, seed, start, end)
+        chosen, months = check_inputs(
+            base_scenario,
+            alt_scenario,
+            runs,
+            _split(indicators) if indicators is not None else DEFAULT_INDICATORS,
+            _window(window),
+        )
+        checks.cluster(workers, scheduler)
+        check_out(out)
         with _progress(f"{base} vs {alt}") as progress:
             result = run_compare(
                 base,
                 alt,
                 runs,
                 indicators=chosen,
-                window=_window(window),
+                window=months,
                 out=out,
                 workers=workers,
                 scheduler=scheduler,
                 progress=progress,
-                **_options(population, seed, start, end),
+                **options,
             )
     table = Table(title=f"{alt} - {base}, paired over {runs} seeds (95% interval)")
     for column in ("indicator", "base", "alt", "difference", "interval"):
@@ -174,17 +218,19 @@ def compare(
     folder = out / "comparisons" / f"{result.base_ensemble}--{result.alt_ensemble}"
     folder.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(folder / "comparison.csv", index=False)
-    png = _plot_differences(result.differences, folder / "differences.png", f"{alt} - {base}")
+    named = {e.name for e in base_scenario.events}  # both scenarios' events, each once
+    events = [*base_scenario.events, *(e for e in alt_scenario.events if e.name not in named)]
+    png = plot_bands(
+        result.differences,
+        events,
+        folder / "differences.png",
+        chosen,
+        f"{alt} - {base}",
+        columns=("mean", "low", "high"),
+        labels=(f"mean of {runs} paired differences", "95% t-interval of the mean"),
+    )
     console.print(f"table    {folder / 'comparison.csv'}", soft_wrap=True)
     console.print(f"plot     {png}", soft_wrap=True)
-
-
-def _plot_differences(differences, path: Path, title: str) -> Path:
-    from jangmadang.plotting import plot_ensemble
-
-    frame = differences.rename(columns={"mean": "median", "low": "q05", "high": "q95"})
-    frame = frame.assign(dimension="all", group="all", runs=0)
-    return plot_ensemble(frame, [], path, list(dict.fromkeys(frame.indicator)), title)
 
 
 @app.command()
@@ -192,7 +238,7 @@ def sensitivity(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario name or TOML file.")],
     params: Annotated[str, typer.Option(help="Comma-separated parameters (section.name).")],
     method: Annotated[str, typer.Option(help="sobol or morris.")] = "sobol",
-    samples: Annotated[int, typer.Option(min=2, help="SALib base sample size N.")] = 64,
+    samples: Annotated[int, typer.Option(help="SALib base sample size N (at least 2).")] = 64,
     indicators: Annotated[
         str, typer.Option(help="Comma-separated national indicators.")
     ] = "food_insecure_share,private_loyalty",
@@ -205,41 +251,46 @@ def sensitivity(
     end: End = None,
     out: Out = Path("results"),
 ) -> None:
-    """Sobol indices or Morris effects of chosen parameters, over their evidence ranges."""
-    from jangmadang.experiments.sensitivity import METHODS, plot_indices
+    """Sobol indices or Morris effects of chosen parameters, over their evidence ranges.
+
+    Results go to OUT/sensitivity/<scenario>-<method>-<hash of the settings>/."""
+    import tomli_w
+
+    from jangmadang.experiments import checks
+    from jangmadang.experiments.sensitivity import check_inputs, plot_indices
     from jangmadang.experiments.sensitivity import sensitivity as run_sensitivity
 
-    with reported_errors():
-        if method not in METHODS:
-            raise InputError(f"--method {method!r}: one of {', '.join(METHODS)}")
-        chosen = _split(params, "--params")
-        _known_parameters(chosen)
-        try:
-            with _progress(f"{method} on {len(chosen)} parameters") as progress:
-                table = run_sensitivity(
-                    scenario,
-                    chosen,
-                    method=method,
-                    samples=samples,
-                    indicators=_split(indicators, "--indicators"),
-                    window=_window(window),
-                    workers=workers,
-                    scheduler=scheduler,
-                    progress=progress,
-                    **_options(population, seed, start, end),
-                )
-        except ValueError as exc:
-            raise InputError(f"--params: {exc}") from None
-    folder = out / "sensitivity"
+    with _reported():
+        loaded, options = _resolved(scenario, population, seed, start, end)
+        spec, measured, months = check_inputs(
+            loaded, _split(params), method, samples, _split(indicators), _window(window)
+        )
+        chosen = spec["names"]
+        checks.cluster(workers, scheduler)
+        check_out(out)
+        with _progress(f"{method} on {len(chosen)} parameters") as progress:
+            result = run_sensitivity(
+                scenario,
+                chosen,
+                method=method,
+                samples=samples,
+                indicators=measured,
+                window=months,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                **options,
+            )
+    folder = out / "sensitivity" / result.name
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{Path(scenario).stem}-{method}"
-    table.to_csv(folder / f"{stem}.csv", index=False)
-    shown = Table(*table.columns)
-    for row in table.itertuples(index=False):
+    (folder / "settings.toml").write_text(tomli_w.dumps(result.settings))
+    result.table.to_csv(folder / "indices.csv", index=False)
+    shown = Table(*result.table.columns)
+    for row in result.table.itertuples(index=False):
         shown.add_row(*(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row))
     console.print(shown)
-    console.print(f"indices  {folder / f'{stem}.csv'}", soft_wrap=True)
-    console.print(f"plot     {plot_indices(table, folder / f'{stem}.png')}", soft_wrap=True)
+    console.print(f"indices  {folder / 'indices.csv'}", soft_wrap=True)
+    console.print(f"plot     {plot_indices(result.table, folder / 'indices.png')}", soft_wrap=True)
 
 
 @app.command()
@@ -251,7 +302,7 @@ def calibrate(
     targets: Annotated[
         Path | None, typer.Option(help="Targets TOML (default: the shipped targets.toml).")
     ] = None,
-    trials: Annotated[int, typer.Option(min=1, help="Trials to add to the study.")] = 40,
+    trials: Annotated[int, typer.Option(help="Trials to add to the study.")] = 40,
     workers: Workers = None,
     scheduler: Scheduler = None,
     population: Population = None,
@@ -260,37 +311,45 @@ def calibrate(
     end: End = None,
     out: Out = Path("results"),
 ) -> None:
-    """Fit parameters to observed targets with Optuna (resumable study); write a calibrated
-    scenario that extends the original and a fit report."""
-    from jangmadang.experiments.calibration import TargetsError
+    """Fit parameters to observed targets with Optuna; write a calibrated scenario that extends
+    the original and a fit report.
+
+    The study (OUT/calibration/<scenario>-<hash>/) is named by the scenario, run options,
+    parameters and targets: the same command resumes it, other settings start another."""
+    from jangmadang.experiments import checks
+    from jangmadang.experiments.calibration import TargetsError, check_inputs
     from jangmadang.experiments.calibration import calibrate as run_calibration
 
-    with reported_errors():
-        chosen = _split(params, "--params")
-        _known_parameters(chosen)
+    with _reported():
+        loaded, options = _resolved(scenario, population, seed, start, end)
         try:
-            with _progress("calibration trials") as progress:
-                result = run_calibration(
-                    scenario,
-                    chosen,
-                    targets=targets,
-                    trials=trials,
-                    out=out,
-                    workers=workers,
-                    scheduler=scheduler,
-                    progress=progress,
-                    **_options(population, seed, start, end),
-                )
-        except TargetsError as exc:
-            raise InputError(f"--targets: {exc}") from None
-        except ValueError as exc:
-            raise InputError(f"--params: {exc}") from None
+            chosen = check_inputs(loaded, _split(params), targets, trials)[0]["names"]
+        except TargetsError as exc:  # a file given on the command line is named as an option
+            shown = "--targets " if targets is not None else ""
+            raise ScenarioError(
+                [Problem(shown + p.source, p.key, p.reason) for p in exc.problems]
+            ) from None
+        checks.cluster(workers, scheduler)
+        check_out(out)
+        with _progress("calibration trials") as progress:
+            result = run_calibration(
+                scenario,
+                chosen,
+                targets=targets,
+                trials=trials,
+                out=out,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                **options,
+            )
     console.print(
         f"loss     {result.default_loss:.4g} (scenario's values) -> {result.best_loss:.4g} "
         f"(best of {result.trials} trials)"
     )
     for key, value in result.best_params.items():
         console.print(f"         {key} = {value:.4g}")
+    console.print(f"study    {result.report_path.parent}", soft_wrap=True)
     console.print(f"scenario {result.scenario_path}", soft_wrap=True)
     console.print(f"report   {result.report_path}", soft_wrap=True)
 
@@ -305,19 +364,25 @@ def validate(
     out: Out = Path("results"),
 ) -> None:
     """Run every stylized-fact pattern as paired ensembles; print and write the table."""
+    from jangmadang.experiments import checks
     from jangmadang.experiments.validation import markdown
     from jangmadang.experiments.validation import validate as run_validation
 
-    with reported_errors(), _progress("validation ensembles") as progress:
-        table = run_validation(
-            runs,
-            out=out,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-            population=population,
-            seed=seed,
-        )
+    with _reported():
+        _resolved("baseline", population, seed)
+        checks.interval_runs(runs)
+        checks.cluster(workers, scheduler)
+        check_out(out)
+        with _progress("validation ensembles") as progress:
+            table = run_validation(
+                runs,
+                out=out,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                population=population,
+                seed=seed,
+            )
     shown = Table("pattern", "source", "effect", "95% interval", "expected", "result")
     for row in table.itertuples():
         shown.add_row(
@@ -331,7 +396,6 @@ def validate(
     console.print(shown)
     command = f"jangmadang validate --runs {runs} --population {population}"
     report = out / "validation.md"
-    out.mkdir(parents=True, exist_ok=True)
     report.write_text(markdown(table, command))
     console.print(f"report   {report}", soft_wrap=True)
     if not table.passed.all():

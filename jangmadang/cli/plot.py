@@ -1,4 +1,9 @@
-"""``jangmadang plot``: figures of a stored run or ensemble."""
+"""``jangmadang plot``: figures of a stored run or ensemble.
+
+Without indicators it draws the default figure (``plot.png``, as ``run`` and ``ensemble`` do);
+chosen indicators go to a figure of their own (``plot-<indicators>.png``), so a run's or an
+ensemble's default figure is only ever replaced by the same figure, or by an explicit ``--file``.
+"""
 
 from __future__ import annotations
 
@@ -19,16 +24,26 @@ def plot(
     indicators: Annotated[list[str] | None, typer.Argument(help="Indicators to plot.")] = None,
     out: Out = Path("results"),
     file: Annotated[
-        Path | None, typer.Option(help="PNG to write (default: in the run's folder).")
+        Path | None,
+        typer.Option(help="Figure to write, .png, .pdf or .svg (default: in the run's folder)."),
     ] = None,
 ) -> None:
     """Plot indicators of a stored run (or the bands of an ensemble), with events marked."""
-    from jangmadang.plotting import DEFAULT_INDICATORS, plot_run
+    from jangmadang.experiments.checks import BadInput
+    from jangmadang.experiments.ensemble import plot_ensemble_figure
+    from jangmadang.plotting import DEFAULT_INDICATORS, figure_name, plot_run
 
     store = ResultsStore(out)
+    name = figure_name(indicators) if indicators else "plot.png"
     with reported_errors():
+        if file is not None:
+            _check_file(file)
         if store.catalog.is_file() and not store.ensemble_members(run_id).empty:
-            png = _plot_ensemble(store, run_id, indicators, file)
+            target = file or store.out / "ensembles" / run_id / name
+            try:
+                png = plot_ensemble_figure(store, run_id, target, indicators)
+            except BadInput as exc:
+                raise InputError(f"ensemble {run_id}: {exc.reason}") from None
             console.print(f"plot     {png}", soft_wrap=True)
             return
         try:
@@ -39,17 +54,13 @@ def plot(
                 f"run id {run_id!r}: not in the catalog {store.catalog} (no run or ensemble "
                 "has that id)"
             ) from None
-        chosen = tuple(indicators) if indicators else DEFAULT_INDICATORS
-        target = file or store.run_dir(run_id) / (
-            "plot.png" if not indicators else f"plot-{'-'.join(chosen)[:80]}.png"
-        )
         try:
             png = plot_run(
                 results,
                 stored.events,
-                target,
-                chosen,
-                title=run_id,
+                file or store.run_dir(run_id) / name,
+                tuple(indicators) if indicators else DEFAULT_INDICATORS,
+                title=f"{stored.name} ({run_id})",
                 scale=stored.population.effective_scale,
             )
         except KeyError as exc:
@@ -58,17 +69,16 @@ def plot(
     console.print(f"plot     {png}", soft_wrap=True)
 
 
-def _plot_ensemble(store: ResultsStore, ensemble_id: str, indicators, file) -> Path:
-    """Median and 5-95% band of an ensemble's national indicators."""
-    from jangmadang.experiments.ensemble import ensemble_summary
-    from jangmadang.plotting import DEFAULT_INDICATORS, STACKED, plot_ensemble
+def _check_file(file: Path) -> None:
+    """A figure file matplotlib can write and a reader can open, in a folder that exists."""
+    from jangmadang.plotting import FORMATS
 
-    members = store.ensemble_members(ensemble_id)
-    events = store.scenario(members.run_id.iloc[0]).events
-    chosen = list(indicators) or [i for i in DEFAULT_INDICATORS if i not in STACKED]
-    summary = ensemble_summary(store, ensemble_id, chosen)
-    target = file or store.out / "ensembles" / ensemble_id / "plot.png"
-    try:
-        return plot_ensemble(summary, events, target, chosen, ensemble_id)
-    except KeyError as exc:
-        raise InputError(f"unknown indicator {exc.args[0]}") from None
+    if file.suffix.lower() not in FORMATS:
+        raise InputError(
+            f"--file {str(file)!r}: write a {', '.join(FORMATS)} file "
+            f"(not {file.suffix or 'a name without extension'})"
+        )
+    if file.is_dir():
+        raise InputError(f"--file {str(file)!r}: is a folder; name a file in it")
+    if not file.parent.is_dir():
+        raise InputError(f"--file {str(file)!r}: no folder {str(file.parent)!r}")

@@ -3,7 +3,7 @@
 Both ensembles use the member seeds of the base scenario's seed, so member i of each shares
 every random draw the policy does not touch (common random numbers), and the paired
 difference alt - base isolates the policy's effect. Intervals are Student-t intervals of the
-mean paired difference over members.
+mean paired difference over members, so a comparison needs at least two members.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from jangmadang.experiments import checks
 from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
 from jangmadang.experiments.runner import national_means, using_client
 from jangmadang.scenario import Scenario, with_overrides
@@ -33,14 +34,14 @@ DEFAULT_INDICATORS = (
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t interval of the mean (the interval is the mean itself for one value)."""
+    """Mean and Student-t interval of the mean (NaN bounds for one value: no interval)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return np.nan, np.nan, np.nan
     mean = float(values.mean())
     if len(values) < 2:
-        return mean, mean, mean
+        return mean, np.nan, np.nan
     half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
     return mean, mean - half, mean + half
 
@@ -51,6 +52,16 @@ class Comparison:
     alt_ensemble: str
     table: pd.DataFrame  # indicator, base, alt, difference, low, high, runs
     differences: pd.DataFrame  # date, indicator, mean, low, high: paired difference over time
+
+
+def check_inputs(
+    base: Scenario, alt: Scenario, runs: int, indicators, window
+) -> tuple[list[str], tuple[str, str] | None]:
+    """A comparison's inputs, checked before anything runs: at least two members, known
+    national indicators, a window of months inside the runs, the same months for both."""
+    checks.interval_runs(runs)
+    checks.same_months(base, alt, "alt")
+    return checks.indicators(indicators), checks.window(window, base)
 
 
 def compare(
@@ -70,6 +81,9 @@ def compare(
     """Run (or resume) both ensembles on the base's seeds and compare them member by member."""
     base_scenario = resolve(base, **run_options)
     alt_scenario = with_overrides(resolve(alt, **run_options), {"seed": base_scenario.seed})
+    indicators, window = check_inputs(base_scenario, alt_scenario, runs, indicators, window)
+    if client is None:
+        checks.cluster(workers, scheduler)
 
     with using_client(client, workers, scheduler) as c:
         base_id, alt_id = (

@@ -12,6 +12,8 @@ this machine by default, or an existing cluster reached by its scheduler address
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jangmadang.experiments import checks
 from jangmadang.scenario import Scenario
+from jangmadang.timeline import format_month
 
 RETRIES = 3  # a task that raises is tried again this many times
 
@@ -53,6 +57,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     import dask
     from distributed import Client, LocalCluster
 
+    checks.cluster(workers, scheduler)  # else no workers or no scheduler: a silent hang
     if scheduler:
         with Client(scheduler) as client:
             yield client
@@ -130,3 +135,21 @@ def national_means(
         national = national[(national.date >= window[0]) & (national.date <= window[1])]
     means = national.groupby("indicator")["value"].mean()
     return {name: float(means.get(name, np.nan)) for name in indicators}
+
+
+def keyed(prefix: str, base: Scenario, **settings) -> tuple[str, dict]:
+    """A name for an experiment's outputs (``<prefix>-<hash>``) and the settings it hashes:
+    the scenario (its hash covers every value, the population, months and seed, which are
+    also listed for readers) and the experiment's own ``settings``. Experiments that differ in
+    anything get different names, so they never share a study or overwrite each other's
+    files."""
+    settings = {
+        "scenario": base.name,
+        "scenario_hash": base.fingerprint(),
+        "population": base.population.size,
+        "seed": base.seed,
+        "months": [format_month(base.start), format_month(base.end)],
+        **settings,
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{prefix}-{key}", settings

@@ -5,35 +5,35 @@ justification there). SALib draws the sample; every sample point is one run of t
 with those values, all on the scenario's seed (common random numbers, so differences come from
 the parameters, not the draws), run as a Dask batch. An output is one number per run: the mean
 of a national indicator over a window.
+
+An analysis is named by everything that defines it (the scenario's hash, which covers its
+population, months and seed; the parameters, method, sample size, indicators and window), so
+two different analyses never share a name, or the files written under it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from jangmadang import evidence
+from jangmadang.experiments import checks
 from jangmadang.experiments.ensemble import resolve
-from jangmadang.experiments.runner import national_means, run_batch, using_client
+from jangmadang.experiments.runner import keyed, national_means, run_batch, using_client
 from jangmadang.scenario import Scenario, with_overrides
 
 METHODS = ("sobol", "morris")
 
 
 def problem(params: list[str]) -> dict:
-    """The SALib problem: each parameter's bounds from the evidence ledger's ``range``."""
-    entries, bounds = evidence.load(), []
-    for key in params:
-        entry = entries.get(key)
-        if entry is None or entry.range is None:
-            raise ValueError(f"{key}: no plausible range in the evidence ledger")
-        low, high = entry.range
-        if not high > low:
-            raise ValueError(f"{key}: range {list(entry.range)} is empty")
-        bounds.append([float(low), float(high)])
-    return {"num_vars": len(params), "names": list(params), "bounds": bounds}
+    """The SALib problem: each parameter's bounds from the evidence ledger's ``range``, once
+    the parameters are checked (:func:`~jangmadang.experiments.checks.parameters`)."""
+    params, entries = checks.parameters(params), evidence.load()
+    bounds = [[float(low), float(high)] for low, high in (entries[key].range for key in params)]
+    return {"num_vars": len(params), "names": params, "bounds": bounds}
 
 
 def sample(spec: dict, method: str, samples: int, seed: int) -> np.ndarray:
@@ -41,11 +41,9 @@ def sample(spec: dict, method: str, samples: int, seed: int) -> np.ndarray:
         from SALib.sample import sobol
 
         return sobol.sample(spec, samples, calc_second_order=False, seed=seed)
-    if method == "morris":
-        from SALib.sample import morris
+    from SALib.sample import morris
 
-        return morris.sample(spec, samples, seed=seed)
-    raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    return morris.sample(spec, samples, seed=seed)
 
 
 def point_scenario(base: Scenario, params: list[str], values: np.ndarray) -> Scenario:
@@ -56,6 +54,21 @@ def point_scenario(base: Scenario, params: list[str], values: np.ndarray) -> Sce
         current = getattr(getattr(base, section), name)
         overrides[key] = int(round(value)) if isinstance(current, int) else float(value)
     return with_overrides(base, overrides)
+
+
+def check_inputs(base: Scenario, params, method: str, samples: int, indicators, window):
+    """An analysis's inputs, checked before anything runs; returns the SALib problem, the
+    indicators and the window."""
+    checks.choice("method", method, METHODS)
+    checks.at_least("samples", samples, 2)
+    return problem(params), checks.indicators(indicators), checks.window(window, base)
+
+
+@dataclass
+class Sensitivity:
+    name: str  # <scenario>-<method>-<hash of the settings>
+    settings: dict  # everything that defines the analysis
+    table: pd.DataFrame  # indicator, parameter and the method's indices
 
 
 def sensitivity(
@@ -71,11 +84,22 @@ def sensitivity(
     client=None,
     progress=None,
     **run_options,
-) -> pd.DataFrame:
+) -> Sensitivity:
     """Indices for every (indicator, parameter): for Sobol S1, S1_conf, ST, ST_conf; for
     Morris mu_star, mu_star_conf, sigma."""
     base = resolve(scenario, **run_options)
-    spec = problem(params)
+    spec, indicators, window = check_inputs(base, params, method, samples, indicators, window)
+    if client is None:
+        checks.cluster(workers, scheduler)
+    name, settings = keyed(
+        f"{base.name}-{method}",
+        base,
+        params=spec["names"],
+        method=method,
+        samples=samples,
+        indicators=indicators,
+        window=list(window or ()),
+    )
     points = sample(spec, method, samples, base.seed)
     scenarios = [point_scenario(base, params, row) for row in points]
     outputs = np.full((len(points), len(indicators)), np.nan)
@@ -91,7 +115,8 @@ def sensitivity(
 
     with using_client(client, workers, scheduler) as c:
         run_batch(c, scenarios, collect)
-    return _analyse(spec, method, points, outputs, list(indicators), base.seed)
+    table = _analyse(spec, method, points, outputs, list(indicators), base.seed)
+    return Sensitivity(name, settings, table)
 
 
 def _analyse(spec, method, points, outputs, indicators, seed) -> pd.DataFrame:

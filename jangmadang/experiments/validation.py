@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jangmadang.experiments import checks
 from jangmadang.experiments.compare import interval
 from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
 from jangmadang.experiments.runner import using_client
@@ -152,6 +153,9 @@ def validate(
     scenarios = {
         name: with_overrides(resolve(name, **run_options), {"seed": base_seed}) for name in names
     }
+    checks.interval_runs(runs)
+    if client is None:
+        checks.cluster(workers, scheduler)
 
     with using_client(client, workers, scheduler) as c:
         ids = {
