@@ -43,6 +43,8 @@ from jangmadang.ledger import Ledger
 from jangmadang.modules.population import Geography
 from jangmadang.results import COLUMNS
 from jangmadang.state import ArrayStruct
+from jangmadang.store import scenario_to_toml
+from jangmadang.store.files import fsync_dir, temporary_name, write_atomically
 from jangmadang.timeline import format_month
 
 if TYPE_CHECKING:
@@ -66,14 +68,15 @@ class SnapshotError(ValueError):
 def save(sim: Sim, path: str | Path) -> Path:
     """Write ``sim``'s state to the folder ``path`` (replacing a snapshot already there).
 
-    The snapshot is written into a temporary folder beside ``path`` and renamed into place, so
-    an interruption leaves either the old snapshot or the new one.
+    The snapshot is written into a temporary folder beside ``path`` (named as the store names
+    its temporaries, so ``doctor`` deletes one left by a killed process) and renamed into place,
+    so an interruption leaves either the old snapshot or the new one.
     """
     if not sim.initialized:
         raise SnapshotError("nothing to save: the simulation has not been initialised")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    temporary = path.parent / temporary_name(path.name)
     temporary.mkdir()
     try:
         _write(sim, temporary)
@@ -84,8 +87,6 @@ def save(sim: Sim, path: str | Path) -> Path:
 
 
 def _write(sim: Sim, folder: Path) -> None:
-    from jangmadang.store import scenario_to_toml
-
     arrays = _ArrayWriter(folder / "arrays")
     manifest = {
         "format": FORMAT_VERSION,
@@ -111,7 +112,8 @@ def _write(sim: Sim, folder: Path) -> None:
     }
     (folder / "scenario.toml").write_text(scenario_to_toml(sim.scenario))
     pq.write_table(_recorder_table(sim.recorder), folder / "results.parquet")
-    _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, allow_nan=True))
+    text = json.dumps(manifest, indent=1, allow_nan=True)
+    write_atomically(folder / MANIFEST, lambda tmp: tmp.write_text(text))
 
 
 def _encode_struct(struct: ArrayStruct, arrays: _ArrayWriter, owner: str) -> dict:
@@ -187,15 +189,6 @@ def _recorder_table(recorder) -> pa.Table:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def _replace_folder(new: Path, target: Path) -> None:
     """Move the finished folder ``new`` to ``target``; an old snapshot there is removed only
     after the new one is in place."""
@@ -208,15 +201,7 @@ def _replace_folder(new: Path, target: Path) -> None:
     os.replace(new, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    _fsync_folder(target.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(target.parent)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ WINDOW = {"population.persons": 2000, "start": "2012-01", "end": "2012-02"}
 CHILD = f"""
 import os, signal, sys
 import pandas as pd
-from jangmadang import store as module
+from jangmadang.store import results_store as module
 from jangmadang.scenario import load_scenario, with_overrides
 
 out, point = sys.argv[1], sys.argv[2]
@@ -39,17 +39,17 @@ elif point == "while_writing_run_json":
     original = module.write_atomically
     def write_atomically(path, write):
         if path.name == module.RUN_FILE and finishing:
-            path.with_name(module._temporary_name(path.name)).write_text('{{"run_id": ')
+            path.with_name(module.temporary_name(path.name)).write_text('{{"run_id": ')
             die()
         return original(path, write)
     module.write_atomically = write_atomically
 elif point == "after_run_json_before_catalog":
-    original_put = module._put_run
+    original_put = module.put_run
     def put_run(con, record):
         if record["status"] == "completed":
             die()
         original_put(con, record)
-    module._put_run = put_run
+    module.put_run = put_run
 elif point == "member_after_parquet":
     original_results = module.ResultsStore._write_results
     def write_results(self, run_id, frame):
@@ -57,7 +57,7 @@ elif point == "member_after_parquet":
         die()
     module.ResultsStore._write_results = write_results
 elif point == "member_inside_the_transaction":
-    module._put_member = lambda con, record: die()
+    module.put_member = lambda con, record: die()
 
 finishing = False
 if point.startswith("member"):
@@ -144,6 +144,49 @@ def test_a_kill_at_any_point_leaves_a_readable_store_that_doctor_repairs(tmp_pat
         assert len(list((store.out / "orphans").iterdir())) == 1
     else:
         assert statuses == ["completed", POINTS[point]]
+
+
+SNAPSHOT_CHILD = f"""
+import os, signal, sys
+import jangmadang as jm
+from jangmadang import snapshot
+from jangmadang.scenario import load_scenario
+from jangmadang.store import ResultsStore
+
+store = ResultsStore(sys.argv[1])
+scenario = load_scenario("baseline", {WINDOW!r})
+run_id = store.start_run(scenario)
+sim = jm.Sim(scenario).run(until="2012-01")
+folder = store.run_dir(run_id) / "snapshot"
+sim.save(folder)
+store.checkpointed(run_id, "2012-01")
+snapshot._replace_folder = lambda new, target: os.kill(os.getpid(), signal.SIGKILL)
+sim.save(folder)
+"""
+
+
+def test_a_snapshot_killed_before_its_rename_is_a_temporary_that_doctor_deletes(tmp_path):
+    """A checkpoint is assembled in the run's folder under a temporary name that says which
+    process writes it: once that process is gone, doctor deletes it, and the run resumes from
+    its previous snapshot."""
+    out = tmp_path / "out"
+    child = subprocess.run(
+        [sys.executable, "-c", SNAPSHOT_CHILD, str(out)], capture_output=True, text=True
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    store = ResultsStore(out)
+    (run_id,) = store.runs().run_id
+    (leftover,) = store.run_dir(run_id).glob(".snapshot.*.tmp")
+    found = {f.path: f.problem for f in store.doctor()}
+    assert found[str(leftover.relative_to(out))] == "leftover temporary folder"
+
+    assert all(f.fixed for f in store.doctor(fix=True))
+    assert not leftover.exists()
+    assert store.run_info(run_id)["status"] == "interrupted"
+    result = runner.invoke(app, ["resume", run_id, "--out", str(out), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    assert store.run_info(run_id)["status"] == "completed"
+    assert store.doctor() == []
 
 
 @pytest.mark.parametrize("size", [0, 4])

@@ -128,7 +128,7 @@ def test_the_sandbox_alone_refuses_writes_settings_and_extensions(
     store, tmp_path, monkeypatch, case
 ):
     """Without the one-statement rule, DuckDB's own settings still refuse."""
-    monkeypatch.setattr("jangmadang.store.check_read_only", lambda sql: None)
+    monkeypatch.setattr("jangmadang.store.results_store.check_read_only", lambda sql: None)
     completed = store.run_dir(store.done[0]) / "results.parquet"
     sql = REFUSED[case].format(outside=tmp_path, completed=completed)
     before_store, before_outside = files(store.out), files(tmp_path)
