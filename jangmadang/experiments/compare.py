@@ -16,8 +16,9 @@ import pandas as pd
 from scipy import stats
 
 from jangmadang.experiments import checks
-from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
-from jangmadang.experiments.runner import national_means, using_client
+from jangmadang.experiments.ensemble import member_results, resolve
+from jangmadang.experiments.paired import run_paired
+from jangmadang.experiments.runner import national_means
 from jangmadang.scenario import Scenario, with_overrides
 from jangmadang.store import ResultsStore
 
@@ -85,11 +86,15 @@ def compare(
     if client is None:
         checks.cluster(workers, scheduler)
 
-    with using_client(client, workers, scheduler) as c:
-        base_id, alt_id = (
-            run_ensemble(s, runs, out=out, client=c, resume=True, progress=progress)
-            for s in (base_scenario, alt_scenario)
-        )
+    base_id, alt_id = run_paired(  # the shared history runs once, then forks
+        [base_scenario, alt_scenario],
+        runs,
+        out=out,
+        workers=workers,
+        scheduler=scheduler,
+        client=client,
+        progress=progress,
+    )
     store = ResultsStore(out)
     base_runs, alt_runs = member_results(store, base_id), member_results(store, alt_id)
     members = sorted(set(base_runs) & set(alt_runs))[:runs]

@@ -100,12 +100,14 @@ def run_batch(
     scenarios: Sequence[Scenario],
     on_result: Callable[[int, pd.DataFrame, float], None],
     keys: Sequence[str] | None = None,
+    function: Callable[[Any], tuple[Any, float]] = run_scenario,
 ) -> None:
     """Run every scenario on the cluster; call ``on_result(index, results, wall_seconds)`` on
     the client as each finishes, in whatever order they finish.
 
     ``keys`` name the tasks (they must be unique); naming a task after what it computes lets
-    a resubmitted task reuse a result the cluster still holds.
+    a resubmitted task reuse a result the cluster still holds. ``function`` runs one task (by
+    default one scenario; :mod:`~jangmadang.experiments.paired` runs a family of forks).
     """
     from distributed import as_completed
 
@@ -113,7 +115,7 @@ def run_batch(
         return
     keys = list(keys) if keys is not None else None
     futures = client.map(
-        run_scenario, list(scenarios), key=keys, retries=RETRIES, pure=keys is not None
+        function, list(scenarios), key=keys, retries=RETRIES, pure=keys is not None
     )
     index = {future.key: i for i, future in enumerate(futures)}
     try:

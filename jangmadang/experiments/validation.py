@@ -23,8 +23,8 @@ import pandas as pd
 
 from jangmadang.experiments import checks
 from jangmadang.experiments.compare import interval
-from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
-from jangmadang.experiments.runner import using_client
+from jangmadang.experiments.ensemble import member_results, resolve
+from jangmadang.experiments.paired import run_paired
 from jangmadang.scenario import with_overrides
 from jangmadang.store import ResultsStore
 
@@ -157,11 +157,18 @@ def validate(
     if client is None:
         checks.cluster(workers, scheduler)
 
-    with using_client(client, workers, scheduler) as c:
-        ids = {
-            name: run_ensemble(s, runs, out=out, client=c, resume=True, progress=progress)
-            for name, s in scenarios.items()
-        }
+    # The baseline is the trunk: every other scenario forks from it where they part.
+    order = sorted(scenarios, key=lambda name: name != "baseline")
+    ensemble_ids = run_paired(
+        [scenarios[name] for name in order],
+        runs,
+        out=out,
+        workers=workers,
+        scheduler=scheduler,
+        client=client,
+        progress=progress,
+    )
+    ids = dict(zip(order, ensemble_ids, strict=True))
     store = ResultsStore(out)
     results = {name: member_results(store, ensemble) for name, ensemble in ids.items()}
     rows = []
