@@ -37,9 +37,11 @@ import math
 import numpy as np
 from pydantic import Field
 
+from jangmadang import streams
 from jangmadang.ledger import IncomeSource
 from jangmadang.module import Module, ParameterModel
-from jangmadang.results import group_mean, group_sum
+from jangmadang.modules import loyalty_kernels as kernels
+from jangmadang.results import group_mean
 from jangmadang.state import CADRE_ROLES, AgeBand, HouseholdKind, Role, label
 
 # Loyalty at which every feedback multiplier is 1: the model's middle of the scale.
@@ -128,14 +130,15 @@ class Loyalty(Module):
         self.decile_sample = np.flatnonzero(self.adult)[::16]
         hh.add("loyalty", np.float32)  # mean private loyalty of the household's adults
         hh.add("standing", np.float32)  # visible consumption: spending smoothed over months
-        self._unit, self._moves = None, -1
         n_units = int(hh.inminban.max(initial=-1)) + 1
         self.fear = np.zeros(n_units, dtype=np.float32)  # fear above the base, per inminban
         self.inminban_loyalty = np.zeros(n_units)  # mean adult loyalty, per inminban
+        self.inminban_households = np.zeros(n_units, dtype=np.int64)
+        self.defector_households = np.zeros(n_units, dtype=np.int64)  # per inminban, this month
         self.desirability = np.full(hh.n, np.nan, dtype=np.float32)  # at the last marriage round
         self.eligible = self.married_by_kind = np.zeros(len(HouseholdKind) + 1, dtype=np.int64)
         self._reset_month()
-        self._update_aggregates()
+        self._update_persons(move=False)
 
     def _reset_month(self) -> None:
         self.attended = 0
@@ -149,151 +152,123 @@ class Loyalty(Module):
 
     def step(self) -> None:
         sim, p = self.sim, self.pars
-        people, hh = sim.people, sim.households
         self._reset_month()
-        household = people.household
-        unit = self._person_unit()
-        change = np.zeros(people.n, dtype=np.float32)
-
-        # Hunger and dependence on markets and remittances (household terms).
-        income = sim.ledger.total_income()
-        outside_state = hh.income[:, IncomeSource.MARKET] + hh.income[:, IncomeSource.REMITTANCE]
-        dependence = np.divide(outside_state, income, out=np.zeros(hh.n), where=income > 0)
-        erosion = (p.hunger_effect * hh.food_insecure + p.market_effect * dependence).astype(
-            np.float32
-        )
-        change -= erosion[household]
-        del income, outside_state, dependence, erosion
-
-        hh.standing *= np.float32(p.standing_memory)
-        hh.standing += np.float32(1 - p.standing_memory) * hh.spending
-        self._lectures(change, household)
-        self._rallies(change, unit)
-        self._punishments_seen(change, unit)
-
-        loyalty = people.loyalty
-        loyalty += change
-        del change
-        self._neighbours(loyalty, unit)
-        np.clip(loyalty, 0, 1, out=loyalty)
-        self._update_aggregates()
+        exposure = self._defector_prosperity()  # also smooths the households' standing
+        self.envy = float(exposure[exposure > 0].mean()) if (exposure > 0).any() else 0.0
+        self._update_persons(move=True, rally=self._rally_loss(exposure))
         if sim.month.month == p.marriage_month:
             self._marry()
 
-    def _lectures(self, change: np.ndarray, household: np.ndarray) -> None:
+    def _update_persons(self, move: bool, rally: np.ndarray | None = None) -> None:
+        """One pass over persons (``loyalty_kernels.update_persons``): when ``move``, this
+        month's change of private loyalty (hunger, markets, lectures, rallies, punishments
+        seen, neighbours); always, compliance and the household and inminban loyalty that
+        feedbacks read."""
+        sim, p = self.sim, self.pars
+        people, hh = sim.people, sim.households
+        n_units = len(self.fear)
+        unit_loss = np.zeros((n_units, 2), dtype=np.float32)
+        if move:
+            unit_loss[:, 0] = rally
+            unit_loss[:, 1] = self._punishments_seen()
+        household_sums = np.empty(hh.n, dtype=np.float32)
+        totals, counts = kernels.update_persons(
+            hh.first_person,
+            hh.size,
+            hh.inminban,
+            hh.food_insecure,
+            hh.income,
+            self.adults,
+            self.adult,
+            people.loyalty,
+            people.compliance,
+            hh.loyalty,
+            household_sums,
+            self.inminban_loyalty,
+            self._inminban_fear(),
+            unit_loss,
+            streams.key(sim.seed, self.name, sim.month, "lectures"),
+            self._lecture_thresholds(),
+            move,
+            p.hunger_effect,
+            p.market_effect,
+            np.array([IncomeSource.MARKET, IncomeSource.REMITTANCE]),
+            np.float32(p.lecture_effect * p.lecture_credibility),
+            np.float32(p.hungry_receptivity) * np.float32(p.lecture_effect * p.lecture_credibility),
+            p.neighbour_confidence,
+            p.neighbour_pull,
+            p.initial_mean,
+        )
+        self.inminban_loyalty, self.inminban_households = kernels.unit_means(
+            hh.inminban, household_sums, self.adults, n_units
+        )
+        (gain_fed, gain_hungry, rally_loss), (went_fed, went_hungry, exposed) = (
+            totals.sum(axis=0),
+            counts.sum(axis=0),
+        )
+        self.attended = int(went_fed + went_hungry)
+        self.lecture_gain = float(gain_fed + gain_hungry) / max(self.attended, 1)
+        self.lecture_gain_by_food = np.array(
+            [gain_fed / max(went_fed, 1), gain_hungry / max(went_hungry, 1)]
+        )
+        self.rally_exposed = int(exposed)
+        self.rally_loss = float(rally_loss) / max(self.rally_exposed, 1)
+
+    def _inminban_fear(self) -> np.ndarray:
+        """Fear per inminban: the base level plus what punishments seen there added (float32)."""
+        return (self.pars.base_fear + self.fear).astype(np.float32)
+
+    def _lecture_thresholds(self) -> np.ndarray:
         """Weekly lectures: an adult attends each with the attendance rate; each attended one
-        persuades by credibility x receptivity, with room to grow (1 - L)."""
-        p, people = self.pars, self.sim.people
+        persuades by credibility x receptivity (which collapses when hungry), with room to grow
+        (1 - L). Lectures attended ~ Binomial(lectures, attendance), drawn from one uniform
+        per adult through the binomial CDF: these thresholds (none when there are no lectures).
+        """
+        p = self.pars
         if p.lectures_per_month == 0 or p.lecture_attendance == 0:
-            return
-        # Lectures attended ~ Binomial(lectures, attendance), drawn from one uniform per person
-        # through the binomial CDF (far cheaper than binomial draws for 26 million people).
+            return np.zeros(0, dtype=np.float32)
         k = np.arange(p.lectures_per_month + 1)
-        cdf = np.cumsum(
+        return np.cumsum(
             [math.comb(p.lectures_per_month, i) for i in k]
             * p.lecture_attendance**k
             * (1 - p.lecture_attendance) ** (p.lectures_per_month - k)
         )[:-1].astype(np.float32)
-        u = self.rng.random(people.n, dtype=np.float32)
-        attended = np.zeros(people.n, dtype=np.uint8)  # small counts: one byte per person
-        for threshold in cdf:
-            attended += u > threshold
-        del u
-        attended *= self.adult
-        self.attended = int(np.count_nonzero(attended))
-        hh = self.sim.households
-        per_lecture = np.where(hh.food_insecure, p.hungry_receptivity, 1.0).astype(np.float32)
-        per_lecture *= np.float32(p.lecture_effect * p.lecture_credibility)
-        gain = 1 - people.loyalty
-        gain *= attended
-        gain *= per_lecture[household]
-        change += gain
-        # Mean gain per attending adult, among the fed and the hungry (household sums).
-        went = np.add.reduceat((attended > 0).view(np.uint8), hh.first_person)  # at most 9
-        gained = np.add.reduceat(gain, hh.first_person)
-        self.lecture_gain = float(gained.sum(dtype=np.float64)) / max(self.attended, 1)
-        for group, mask in enumerate((~hh.food_insecure, hh.food_insecure)):  # fed, hungry
-            total = gained[mask].sum(dtype=np.float64)
-            self.lecture_gain_by_food[group] = total / max(went[mask].sum(dtype=np.int64), 1)
 
-    def _rallies(self, change: np.ndarray, unit: np.ndarray) -> None:
-        """Rallies against defectors backfire where defector families visibly live well."""
+    def _rally_loss(self, exposure: np.ndarray) -> np.ndarray:
+        """Rallies against defectors backfire where defector families visibly live well: the
+        loss of each adult, per inminban."""
         p = self.pars
-        exposure = self._defector_prosperity()
-        self.envy = float(exposure[exposure > 0].mean()) if (exposure > 0).any() else 0.0
-        if p.rally_intensity == 0:
-            return
-        loss = (p.rally_backfire * p.rally_intensity * np.minimum(exposure, 1.0)).astype(np.float32)
-        person_loss = loss[unit] * self.adult
-        self.rally_exposed = int(np.count_nonzero(person_loss))
-        self.rally_loss = float(person_loss.sum(dtype=np.float64)) / max(self.rally_exposed, 1)
-        change -= person_loss
+        return (p.rally_backfire * p.rally_intensity * np.minimum(exposure, 1.0)).astype(np.float32)
 
     def _defector_prosperity(self) -> np.ndarray:
         """Per inminban: how much better its defector families live than their neighbours
-        (relative spending gap, 0 where none lives better), seen more clearly the more openly
-        they show it."""
-        hh = self.sim.households
-        n_units = len(self.fear)
-        defector = hh.relatives_abroad > 0
-        spending = hh.standing.astype(np.float64)
-        theirs = group_mean(hh.inminban[defector], n_units, spending[defector])
-        others = group_mean(hh.inminban[~defector], n_units, spending[~defector])
+        (relative gap in visible standing, 0 where none lives better), seen more clearly the
+        more openly they show it. Smooths every household's standing on the way."""
+        p, hh = self.pars, self.sim.households
+        sums, counts = kernels.update_standing(
+            hh.standing,
+            hh.spending,
+            p.standing_memory,
+            hh.inminban,
+            hh.relatives_abroad,
+            len(self.fear),
+        )
+        self.defector_households = counts[1]
         with np.errstate(invalid="ignore", divide="ignore"):
+            others, theirs = sums / counts
             gap = np.nan_to_num(theirs / others - 1, nan=0.0, posinf=0.0)
         return np.maximum(gap, 0)
 
-    def _punishments_seen(self, change: np.ndarray, unit: np.ndarray) -> None:
+    def _punishments_seen(self) -> np.ndarray:
+        """A punishment in the inminban raises fear there (fading month by month) and costs
+        every member some private loyalty: the loss per inminban."""
         p, hh = self.pars, self.sim.households
         self.fear *= 1 - p.fear_decay
         punished = self.sim.enforcement.punished_households()
-        if len(punished) == 0:
-            return
         seen = np.bincount(hh.inminban[punished], minlength=len(self.fear)).astype(np.float32)
         self.fear += p.fear_per_punishment * seen
         np.minimum(self.fear, 1 - p.base_fear, out=self.fear)
-        change -= (np.float32(p.punishment_effect) * (seen > 0))[unit]
-
-    def _neighbours(self, loyalty: np.ndarray, unit: np.ndarray) -> None:
-        """Bounded confidence: move toward the inminban's mean view (as it stood at the end of
-        last month: everyone updates at once) when it is close enough."""
-        p = self.pars
-        if p.neighbour_pull == 0:
-            return
-        gap = self.inminban_loyalty.astype(np.float32)[unit]
-        gap -= loyalty
-        gap *= (np.abs(gap) < p.neighbour_confidence) & self.adult
-        gap *= np.float32(p.neighbour_pull)
-        loyalty += gap
-
-    def _person_unit(self) -> np.ndarray:
-        """Each person's inminban, cached until a household is moved by exile."""
-        if self._moves != self.sim.population.moves:
-            self._unit = self.sim.households.inminban[self.sim.people.household]
-            self._moves = self.sim.population.moves
-        return self._unit
-
-    def _update_aggregates(self) -> None:
-        """Household and inminban loyalty (what feedbacks read) and everyone's compliance."""
-        sim, p = self.sim, self.pars
-        people, hh = sim.people, sim.households
-        sums = np.add.reduceat(people.loyalty * self.adult, hh.first_person)  # float32: <= 9 terms
-        hh.loyalty[:] = np.where(self.adults > 0, sums / np.maximum(self.adults, 1), p.initial_mean)
-        n_units = len(self.fear)
-        adults = np.bincount(hh.inminban, weights=self.adults, minlength=n_units)
-        self.inminban_loyalty = np.bincount(hh.inminban, weights=sums, minlength=n_units) / (
-            np.maximum(adults, 1)
-        )
-        fear = (p.base_fear + self.fear)[self._person_unit()]
-        np.multiply(1 - people.loyalty, fear, out=people.compliance)
-        people.compliance += people.loyalty
-
-    def household_compliance(self) -> np.ndarray:
-        """Mean compliance of each household's adults (fear is shared by the inminban, so it
-        follows from the household's mean loyalty)."""
-        hh = self.sim.households
-        fear = self.pars.base_fear + self.fear[hh.inminban]
-        return hh.loyalty + (1 - hh.loyalty) * fear
+        return np.float32(p.punishment_effect) * (seen > 0)
 
     def _marry(self) -> None:
         """A share of unmarried young adults at home marry, men and women of a province
@@ -375,9 +350,13 @@ class Loyalty(Module):
 
     def informing(self, households: np.ndarray) -> np.ndarray:
         """How readily the neighbours of each household inform (1 at the reference loyalty)."""
-        p, hh = self.pars, self.sim.households
-        neighbours = self.inminban_loyalty[hh.inminban[households]]
-        return np.maximum(0.0, 1 + p.feedback_informing * (neighbours - REFERENCE_LOYALTY))
+        return self._inminban_informing()[self.sim.households.inminban[households]]
+
+    def _inminban_informing(self) -> np.ndarray:
+        p = self.pars
+        return np.maximum(
+            0.0, 1 + p.feedback_informing * (self.inminban_loyalty - REFERENCE_LOYALTY)
+        )
 
     def gift_regard(self, persons: np.ndarray) -> np.ndarray:
         """The loyalty by which a recipient values a leader's gift (the reference loyalty for
@@ -396,38 +375,43 @@ class Loyalty(Module):
     def record(self, rec) -> None:
         sim = self.sim
         people, hh, geo = sim.people, sim.households, sim.geography
-        adults = self.adults
-        by_household = {"private_loyalty": hh.loyalty, "compliance": self.household_compliance()}
-        role = np.where(self.adult, people.role, np.int8(len(Role))).astype(np.int8)
-        role_adults = np.bincount(role, minlength=len(Role) + 1)[:-1]
-        insecure = hh.food_insecure.view(np.int8)
-        has_defector = np.bincount(
-            hh.inminban, weights=hh.relatives_abroad > 0, minlength=len(self.fear)
+        by_group, by_role = kernels.record_sums(
+            hh.first_person,
+            hh.inminban,
+            hh.province,
+            hh.food_insecure,
+            self.defector_households,
+            self.adults,
+            hh.loyalty,
+            self._inminban_fear(),
+            self.adult,
+            people.role,
+            people.loyalty,
+            people.compliance,
+            geo.n,
+            len(Role),
         )
-        exposed = (has_defector[hh.inminban] > 0).astype(np.int8)
-        for name, person_values in (
-            ("private_loyalty", people.loyalty),
-            ("compliance", people.compliance),
-        ):
-            weighted = by_household[name] * adults  # sums over each household's adults
-            rec.add(name, weighted.sum() / max(adults.sum(), 1))
-            by_role = np.bincount(role, weights=person_values, minlength=len(Role) + 1)[:-1]
+        by_group, by_role = by_group.sum(axis=0), by_role.sum(axis=0)  # blocks in order
+        national = by_group[: geo.n].sum(axis=0)  # over provinces
+        for column, name in enumerate(("private_loyalty", "compliance")):
+            rec.add(name, national[column] / max(national[2], 1))
             rec.add_groups(
-                name, by_role / np.maximum(role_adults, 1), "role", [label(r) for r in Role]
+                name,
+                by_role[:, column] / np.maximum(by_role[:, 2], 1),
+                "role",
+                [label(r) for r in Role],
             )
-            for dimension, codes, groups in (
-                ("province", hh.province, geo.names),
-                ("food_security", insecure, ["secure", "insecure"]),
-                ("defector_neighbours", exposed, ["without", "with"]),
+            for dimension, groups, first in (
+                ("province", geo.names, 0),
+                ("food_security", ["secure", "insecure"], geo.n),
+                ("defector_neighbours", ["without", "with"], geo.n + 2),
             ):
-                total = group_sum(codes, len(groups), weighted)
-                count = group_sum(codes, len(groups), adults)
-                rec.add_groups(name, total / np.maximum(count, 1), dimension, groups)
+                rows = by_group[first : first + len(groups)]
+                rec.add_groups(name, rows[:, column] / np.maximum(rows[:, 2], 1), dimension, groups)
         sample = people.loyalty[self.decile_sample]
         deciles = np.quantile(sample, np.arange(1, 10) / 10) if len(sample) else np.full(9, np.nan)
         rec.add_groups("private_loyalty", deciles, "decile", [f"p{10 * k}" for k in range(1, 10)])
-        n_adults = max(int(adults.sum()), 1)
-        rec.add("lecture_attendance_share", self.attended / n_adults)
+        rec.add("lecture_attendance_share", self.attended / max(national[2], 1))
         rec.add("lecture_loyalty_gain", self.lecture_gain)
         rec.add_groups(
             "lecture_loyalty_gain",
@@ -438,8 +422,8 @@ class Loyalty(Module):
         rec.add("rally_loyalty_loss", self.rally_loss)
         rec.add("rally_exposed_adults", self.rally_exposed)
         rec.add("envy_index", self.envy)
-        informing = self.informing(np.arange(hh.n)).mean() * sim.enforcement.pars.informer_rate
-        rec.add("informing_rate", float(informing))
+        informing = self._inminban_informing() @ self.inminban_households / hh.n
+        rec.add("informing_rate", informing * sim.enforcement.pars.informer_rate)
         if sim.month.month == self.pars.marriage_month:
             self._record_marriages(rec)
 

@@ -1,0 +1,214 @@
+"""Compiled kernels of the loyalty module: the month's update of every person in one pass.
+
+Parallel loops run over fixed blocks of households and draw from counter-based streams
+(``jangmadang.kernels``), so results do not depend on the number of threads. The NumPy
+formulation of each kernel is in ``tests/test_kernels.py``, which checks the two agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from jangmadang.kernels import BLOCK, uniform32
+
+_ZERO, _ONE = np.float32(0), np.float32(1)
+
+
+@njit
+def compliance(loyalty, fear):
+    """Outward compliance: private loyalty plus fear times the rest (float32)."""
+    return (_ONE - loyalty) * fear + loyalty
+
+
+@njit(parallel=True, cache=True)
+def update_persons(
+    first_person,
+    size,
+    inminban,
+    food_insecure,
+    income,
+    adults,
+    adult,
+    loyalty,
+    person_compliance,
+    household_loyalty,
+    household_sums,
+    unit_loyalty,
+    unit_fear,
+    unit_loss,
+    key,
+    thresholds,
+    move,
+    hunger_effect,
+    market_effect,
+    outside_state,
+    lecture_fed,
+    lecture_hungry,
+    neighbour_confidence,
+    neighbour_pull,
+    initial_mean,
+):
+    """Move every person's loyalty (when ``move``), then set compliance and the household
+    loyalty; returns per-block lecture and rally totals.
+
+    Person ``i`` of household ``h`` in inminban ``u`` changes by
+    ``-(hunger_effect x insecure + market_effect x dependence)`` (dependence: the share of the
+    household's income in the ``outside_state`` columns), ``+ (1 - L) x k x lecture`` for an
+    adult who attended ``k`` lectures (the number of ``thresholds`` below ``uniform32(key,
+    i)``), ``- unit_loss[u, 0]`` for an adult (rallies) and ``- unit_loss[u, 1]`` (punishments
+    seen). Then an adult moves ``neighbour_pull`` of the way toward ``unit_loyalty[u]`` (last
+    month's mean) when closer than ``neighbour_confidence``, and loyalty is clipped to [0, 1].
+
+    ``household_sums[h]`` gets the float32 sum of the adults' loyalty and
+    ``household_loyalty[h]`` their mean (``initial_mean`` without adults). Per block, totals:
+    lecture gain of the fed, of the hungry, rally loss; counts: adults who attended among the
+    fed, among the hungry, adults exposed to a rally. Add the blocks in order outside the kernel.
+    """
+    n = len(first_person)
+    blocks = (n + BLOCK - 1) // BLOCK
+    totals = np.zeros((blocks, 3))
+    counts = np.zeros((blocks, 3), dtype=np.int64)
+    pull = np.float32(neighbour_pull)
+    confidence = np.float32(neighbour_confidence)
+    for b in prange(blocks):
+        gain_fed = gain_hungry = lost = 0.0
+        went_fed = went_hungry = exposed = 0
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            u = inminban[h]
+            insecure = food_insecure[h]
+            total_income = np.float64(income[h, 0])
+            for c in range(1, income.shape[1]):
+                total_income += income[h, c]
+            outside = income[h, outside_state[0]]
+            for c in range(1, len(outside_state)):
+                outside += income[h, outside_state[c]]
+            dependence = np.float64(outside) / total_income if total_income > 0 else 0.0
+            erosion = np.float32(hunger_effect * insecure + market_effect * dependence)
+            lecture = lecture_hungry if insecure else lecture_fed
+            rally, punished = unit_loss[u, 0], unit_loss[u, 1]
+            target = np.float32(unit_loyalty[u])
+            gained, went, adult_sum = _ZERO, 0, _ZERO
+            # Branch-free: terms that do not apply are multiplied by zero.
+            for i in range(first_person[h], first_person[h] + size[h]):
+                value = loyalty[i]
+                grown = np.float32(adult[i])
+                if move:
+                    draw = uniform32(key, i)
+                    k = 0
+                    for j in range(len(thresholds)):
+                        k += draw > thresholds[j]
+                    gain = (_ONE - value) * np.float32(k) * lecture * grown
+                    gained += gain
+                    went += (k > 0) & adult[i]
+                    value += -erosion + gain - rally * grown - punished
+                    gap = target - value
+                    value += gap * pull * np.float32(abs(gap) < confidence) * grown
+                    value = min(max(value, _ZERO), _ONE)
+                    loyalty[i] = value
+                person_compliance[i] = compliance(value, unit_fear[u])
+                adult_sum += value * grown
+            household_sums[h] = adult_sum
+            if adults[h] > 0:
+                household_loyalty[h] = np.float64(adult_sum) / adults[h]
+            else:
+                household_loyalty[h] = initial_mean
+            if not move:
+                continue
+            if insecure:
+                gain_hungry += gained
+                went_hungry += went
+            else:
+                gain_fed += gained
+                went_fed += went
+            if rally > 0:
+                lost += rally * adults[h]
+                exposed += int(adults[h])
+        totals[b, 0], totals[b, 1], totals[b, 2] = gain_fed, gain_hungry, lost
+        counts[b, 0], counts[b, 1], counts[b, 2] = went_fed, went_hungry, exposed
+    return totals, counts
+
+
+@njit(cache=True)
+def update_standing(standing, spending, memory, inminban, relatives_abroad, n_units):
+    """Smooth each household's visible standing (``standing x memory + (1 - memory) x
+    spending``, float32) and return, per inminban, the households with relatives abroad and
+    the others: their number and the sum of their standing (float64)."""
+    keep, add = np.float32(memory), np.float32(1 - memory)
+    sums = np.zeros((2, n_units))
+    counts = np.zeros((2, n_units), dtype=np.int64)
+    for h in range(len(standing)):
+        standing[h] = standing[h] * keep + add * spending[h]
+        side = 1 if relatives_abroad[h] > 0 else 0
+        sums[side, inminban[h]] += standing[h]
+        counts[side, inminban[h]] += 1
+    return sums, counts
+
+
+@njit(cache=True)
+def unit_means(inminban, household_sums, adults, n_units):
+    """Per inminban: mean loyalty of its adults (from the households' float32 sums), its
+    adults and its households."""
+    loyalty = np.zeros(n_units)
+    unit_adults = np.zeros(n_units)
+    households = np.zeros(n_units, dtype=np.int64)
+    for h in range(len(inminban)):
+        u = inminban[h]
+        loyalty[u] += household_sums[h]
+        unit_adults[u] += adults[h]
+        households[u] += 1
+    for u in range(n_units):
+        loyalty[u] /= max(unit_adults[u], 1.0)
+    return loyalty, households
+
+
+@njit(parallel=True, cache=True)
+def record_sums(
+    first_person,
+    inminban,
+    province,
+    food_insecure,
+    unit_defectors,
+    adults,
+    household_loyalty,
+    unit_fear,
+    adult,
+    role,
+    loyalty,
+    person_compliance,
+    n_provinces,
+    n_roles,
+):
+    """Per block: the adult-weighted sums of household loyalty and compliance, and the adults,
+    by group (provinces, then food secure and insecure, then without and with defector families
+    in the inminban); and per role, the sums of the adults' loyalty and compliance and their
+    number. Add the blocks in order outside the kernel."""
+    n = len(first_person)
+    blocks = (n + BLOCK - 1) // BLOCK
+    by_group = np.zeros((blocks, n_provinces + 4, 3))
+    by_role = np.zeros((blocks, n_roles, 3))
+    for b in prange(blocks):
+        lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+        for h in range(lo, hi):
+            u = inminban[h]
+            weight = adults[h]
+            value = household_loyalty[h]
+            complying = compliance(value, unit_fear[u])
+            groups = (
+                np.int64(province[h]),
+                n_provinces + np.int64(food_insecure[h]),
+                n_provinces + 2 + np.int64(unit_defectors[u] > 0),
+            )
+            for g in groups:
+                by_group[b, g, 0] += value * weight
+                by_group[b, g, 1] += complying * weight
+                by_group[b, g, 2] += weight
+        # The block's persons in one flat loop: faster than household by household.
+        roles = np.zeros((n_roles, 3))
+        for i in range(first_person[lo], first_person[hi] if hi < n else len(loyalty)):
+            grown = np.float64(adult[i])
+            roles[role[i], 0] += loyalty[i] * grown
+            roles[role[i], 1] += person_compliance[i] * grown
+            roles[role[i], 2] += grown
+        by_role[b] = roles
+    return by_group, by_role

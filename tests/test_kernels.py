@@ -1,0 +1,328 @@
+"""Compiled kernels: counter-based random numbers, each kernel against its NumPy formulation,
+and identical results on one thread or two."""
+
+import math
+import os
+import subprocess
+import sys
+from datetime import date
+
+import numpy as np
+import pytest
+from numba import njit
+from scipy import stats
+
+from jangmadang import streams
+from jangmadang.kernels import bits64, uniform32
+from jangmadang.modules import loyalty_kernels as kernels
+
+MASK = (1 << 64) - 1
+
+
+def splitmix64(state: int, count: int) -> list[int]:
+    """Reference SplitMix64 (Steele, Lea and Flood 2014) in plain Python integers."""
+    out = []
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & MASK
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        out.append(z ^ (z >> 31))
+    return out
+
+
+@njit
+def draw_bits(key, n):
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        out[i] = bits64(key, i)
+    return out
+
+
+@njit
+def draw(key, n):
+    out = np.empty(n, dtype=np.float32)
+    for i in range(n):
+        out[i] = uniform32(key, i)
+    return out
+
+
+# -- counter-based random numbers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [0, 1234567, 2**64 - 1])
+def test_bits_are_the_splitmix64_sequence_starting_at_the_key(key):
+    assert draw_bits(np.uint64(key), 5).tolist() == splitmix64(key, 5)
+    assert splitmix64(1234567, 1) == [6457827717110365317]  # the published first output
+
+
+def test_keys_separate_seed_module_month_and_purpose():
+    month = date(2015, 3, 1)
+    key = streams.key(1, "loyalty", month, "lectures")
+    assert key == streams.key(1, "loyalty", month, "lectures")  # common random numbers
+    others = {
+        streams.key(2, "loyalty", month, "lectures"),
+        streams.key(1, "markets", month, "lectures"),
+        streams.key(1, "loyalty", date(2015, 4, 1), "lectures"),
+        streams.key(1, "loyalty", month, "rallies"),
+        streams.key(1, "loyalty", None, "lectures"),
+    }
+    assert key not in others and len(others) == 5
+
+
+def test_uniforms_are_uniform_and_independent():
+    n = 1_000_000
+    key = streams.key(1, "test", date(2020, 1, 1), "uniformity")
+    u = draw(key, n).astype(np.float64)
+    assert u.min() >= 0 and u.max() < 1
+    assert abs(u.mean() - 0.5) < 5 * math.sqrt(1 / 12 / n)
+    assert abs(u.var() - 1 / 12) < 5 * math.sqrt(1 / 180 / n)  # var of (u - 1/2)^2 is 1/180
+    counts = np.bincount((u * 100).astype(int), minlength=100)
+    assert stats.chisquare(counts).pvalue > 1e-4
+    bound = 5 / math.sqrt(n)  # 5 standard errors of a correlation of independent draws
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < bound  # neighbouring persons
+    other = draw(streams.key(1, "test", date(2020, 2, 1), "uniformity"), n).astype(np.float64)
+    assert abs(np.corrcoef(u, other)[0, 1]) < bound  # the same person in another stream
+    pairs = np.bincount((u[::2] * 10).astype(int) * 10 + (u[1::2] * 10).astype(int))
+    assert stats.chisquare(pairs).pvalue > 1e-4  # neighbours jointly uniform on a 10 x 10 grid
+
+
+# -- the loyalty kernels against their NumPy formulation --------------------------------------
+
+
+def households(rng, n_households=3000, n_units=60):
+    """A small population: household sizes 1-9, inminban not contiguous (as after exiles)."""
+    size = rng.integers(1, 10, n_households).astype(np.int16)
+    first = np.r_[0, np.cumsum(size)[:-1]].astype(np.int64)
+    n = int(size.sum())
+    income = rng.gamma(1.0, 10.0, (n_households, 4)).astype(np.float32)
+    income[rng.random(n_households) < 0.1] = 0  # no income this month
+    adult = rng.random(n) < 0.7
+    return {
+        "first_person": first,
+        "size": size,
+        "inminban": rng.integers(0, n_units, n_households).astype(np.int32),
+        "food_insecure": rng.random(n_households) < 0.3,
+        "income": income,
+        "adults": np.add.reduceat(adult, first, dtype=np.float64),
+        "adult": adult,
+        "loyalty": rng.random(n, dtype=np.float32),
+        "unit_loyalty": rng.random(n_units),
+        "unit_fear": (0.7 + 0.3 * rng.random(n_units)).astype(np.float32),
+        "unit_loss": np.where(
+            rng.random((n_units, 2)) < 0.5, 0, 0.02 * rng.random((n_units, 2))
+        ).astype(np.float32),
+    }
+
+
+PARS = {
+    "hunger_effect": 0.004,
+    "market_effect": 0.002,
+    "outside_state": np.array([1, 3]),
+    "lecture_fed": np.float32(0.002),
+    "lecture_hungry": np.float32(0.0002),
+    "neighbour_confidence": 0.2,
+    "neighbour_pull": 0.05,
+    "initial_mean": 0.5,
+}
+THRESHOLDS = stats.binom(4, 0.16).cdf(np.arange(4)).astype(np.float32)
+
+
+def update_persons_numpy(h, draws, thresholds, move):
+    """The NumPy formulation of ``update_persons``: whole-population temporaries."""
+    p = PARS
+    household = np.repeat(np.arange(len(h["size"])), h["size"])
+    unit = h["inminban"][household]
+    loyalty = h["loyalty"].copy()
+    if move:
+        total = h["income"][:, 0].astype(np.float64)
+        for column in range(1, h["income"].shape[1]):
+            total += h["income"][:, column]
+        outside = h["income"][:, p["outside_state"][0]] + h["income"][:, p["outside_state"][1]]
+        dependence = np.divide(outside, total, out=np.zeros(len(total)), where=total > 0)
+        erosion = p["hunger_effect"] * h["food_insecure"] + p["market_effect"] * dependence
+        change = np.zeros(len(loyalty), dtype=np.float32)
+        change -= erosion.astype(np.float32)[household]
+        attended = sum((draws > t).astype(np.uint8) for t in thresholds) * h["adult"]
+        lecture = np.where(h["food_insecure"], p["lecture_hungry"], p["lecture_fed"])
+        gain = (1 - loyalty) * attended.astype(np.float32) * lecture[household]
+        change += gain
+        change -= h["unit_loss"][unit, 0] * h["adult"]
+        change -= h["unit_loss"][unit, 1]
+        loyalty += change
+        gap = h["unit_loyalty"].astype(np.float32)[unit] - loyalty
+        gap *= (np.abs(gap) < np.float32(p["neighbour_confidence"])) & h["adult"]
+        gap *= np.float32(p["neighbour_pull"])
+        loyalty += gap
+        np.clip(loyalty, 0, 1, out=loyalty)
+    weighted = loyalty * h["adult"]
+    sums = np.zeros(len(h["size"]), dtype=np.float32)
+    for k in range(h["size"].max()):  # member by member: the kernel's order of additions
+        has = h["size"] > k
+        sums[has] += weighted[h["first_person"][has] + k]
+    adults = h["adults"]
+    household_loyalty = np.where(adults > 0, sums / np.maximum(adults, 1), p["initial_mean"])
+    fear = h["unit_fear"][unit]
+    compliance = (1 - loyalty) * fear + loyalty
+    out = {
+        "loyalty": loyalty,
+        "compliance": compliance,
+        "household_loyalty": household_loyalty.astype(np.float32),
+        "household_sums": sums,
+    }
+    if move:
+        went = np.add.reduceat((attended > 0).astype(np.int64), h["first_person"])
+        gained = np.add.reduceat(gain, h["first_person"]).astype(np.float64)
+        insecure = h["food_insecure"]
+        exposed = (h["unit_loss"][unit, 0] > 0) & h["adult"]
+        out["totals"] = [
+            gained[~insecure].sum(),
+            gained[insecure].sum(),
+            h["unit_loss"][unit, 0][exposed].astype(np.float64).sum(),
+        ]
+        out["counts"] = [went[~insecure].sum(), went[insecure].sum(), exposed.sum()]
+    return out
+
+
+def update_persons_kernel(h, key, thresholds, move):
+    h = {k: v.copy() for k, v in h.items()}
+    n_households, n = len(h["size"]), len(h["loyalty"])
+    compliance = np.zeros(n, dtype=np.float32)
+    household_loyalty = np.zeros(n_households, dtype=np.float32)
+    sums = np.zeros(n_households, dtype=np.float32)
+    totals, counts = kernels.update_persons(
+        h["first_person"],
+        h["size"],
+        h["inminban"],
+        h["food_insecure"],
+        h["income"],
+        h["adults"],
+        h["adult"],
+        h["loyalty"],
+        compliance,
+        household_loyalty,
+        sums,
+        h["unit_loyalty"],
+        h["unit_fear"],
+        h["unit_loss"],
+        key,
+        thresholds,
+        move,
+        *PARS.values(),
+    )
+    return {
+        "loyalty": h["loyalty"],
+        "compliance": compliance,
+        "household_loyalty": household_loyalty,
+        "household_sums": sums,
+        "totals": totals.sum(axis=0),
+        "counts": counts.sum(axis=0),
+    }
+
+
+@pytest.mark.parametrize("move", [True, False])
+@pytest.mark.parametrize("lectures", [True, False])
+def test_update_persons_matches_its_numpy_formulation(move, lectures):
+    h = households(np.random.default_rng(3))
+    key = streams.key(1, "loyalty", date(2015, 1, 1), "lectures")
+    thresholds = THRESHOLDS if lectures else np.zeros(0, dtype=np.float32)
+    got = update_persons_kernel(h, key, thresholds, move)
+    want = update_persons_numpy(h, draw(key, len(h["loyalty"])), thresholds, move)
+    for name in ("loyalty", "compliance", "household_loyalty", "household_sums"):
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    if move:
+        np.testing.assert_allclose(got["totals"], want["totals"], rtol=1e-6)  # float32 sums
+        np.testing.assert_array_equal(got["counts"], want["counts"])
+        assert got["counts"][2] > 0  # rallies reached someone
+        assert (got["counts"][:2] > 0).all() == lectures
+
+
+def test_standing_and_unit_sums_match_bincount():
+    rng = np.random.default_rng(4)
+    h = households(rng)
+    n_units = len(h["unit_loyalty"])
+    standing = rng.random(3000, dtype=np.float32)
+    spending = rng.random(3000, dtype=np.float32)
+    abroad = (rng.random(3000) < 0.2).astype(np.int8)
+    want = standing * np.float32(0.9) + np.float32(1 - 0.9) * spending
+    sums, counts = kernels.update_standing(standing, spending, 0.9, h["inminban"], abroad, n_units)
+    np.testing.assert_array_equal(standing, want)
+    for side, mask in enumerate((abroad == 0, abroad > 0)):
+        unit = h["inminban"][mask]
+        np.testing.assert_array_equal(counts[side], np.bincount(unit, minlength=n_units))
+        np.testing.assert_allclose(
+            sums[side], np.bincount(unit, weights=standing[mask], minlength=n_units), rtol=1e-12
+        )
+    household_sums = rng.random(3000, dtype=np.float32)
+    loyalty, households_per_unit = kernels.unit_means(
+        h["inminban"], household_sums, h["adults"], n_units
+    )
+    adults = np.bincount(h["inminban"], weights=h["adults"], minlength=n_units)
+    weighted = np.bincount(h["inminban"], weights=household_sums, minlength=n_units)
+    np.testing.assert_allclose(loyalty, weighted / np.maximum(adults, 1), rtol=1e-12)
+    np.testing.assert_array_equal(households_per_unit, np.bincount(h["inminban"]))
+
+
+def test_record_sums_match_bincount():
+    rng = np.random.default_rng(5)
+    h = households(rng)
+    n_households, n = len(h["size"]), len(h["loyalty"])
+    province = np.sort(rng.integers(0, 10, n_households)).astype(np.int8)
+    unit_defectors = rng.integers(0, 3, len(h["unit_loyalty"]))
+    household_loyalty = rng.random(n_households, dtype=np.float32)
+    role = rng.integers(0, 12, n).astype(np.int8)
+    compliance = rng.random(n, dtype=np.float32)
+    by_group, by_role = kernels.record_sums(
+        h["first_person"],
+        h["inminban"],
+        province,
+        h["food_insecure"],
+        unit_defectors,
+        h["adults"],
+        household_loyalty,
+        h["unit_fear"],
+        h["adult"],
+        role,
+        h["loyalty"],
+        compliance,
+        10,
+        12,
+    )
+    by_group, by_role = by_group.sum(axis=0), by_role.sum(axis=0)
+    weight = h["adults"]
+    complying = household_loyalty + (1 - household_loyalty) * h["unit_fear"][h["inminban"]]
+    exposed = (unit_defectors[h["inminban"]] > 0).astype(int)
+    offset = 0
+    for codes, k in ((province, 10), (h["food_insecure"].astype(int), 2), (exposed, 2)):
+        for column, values in enumerate((household_loyalty * weight, complying * weight, weight)):
+            want = np.bincount(codes, weights=values, minlength=k)
+            np.testing.assert_allclose(by_group[offset : offset + k, column], want, rtol=1e-12)
+        offset += k
+    adult_role = role[h["adult"]]
+    for column, values in enumerate((h["loyalty"], compliance, np.ones(n))):
+        want = np.bincount(adult_role, weights=values[h["adult"]], minlength=12)
+        np.testing.assert_allclose(by_role[:, column], want, rtol=1e-12)
+
+
+# -- the whole model on one thread and on two --------------------------------------------------
+
+RUN = """
+import hashlib, numba, numpy as np, jangmadang as jm
+sim = jm.Sim("baseline", population=20_000, start="2020-01", end="2020-06").run()
+digest = hashlib.sha256(sim.results.to_csv().encode())
+for array in (sim.people.loyalty, sim.people.compliance, sim.households.cash):
+    digest.update(array.tobytes())
+print(numba.get_num_threads(), digest.hexdigest())
+"""
+
+
+def test_results_are_identical_on_one_and_two_threads():
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        out = subprocess.run(
+            [sys.executable, "-c", RUN], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert out[0] == threads
+        digests.add(out[1])
+    assert len(digests) == 1, digests
