@@ -3,7 +3,10 @@
 Each size runs in its own subprocess, so the peak resident memory reported for a size is that
 size's alone. The child times the population build (``Sim(...).init()``) and the run, and times
 every module's ``step`` and ``record`` (plus the sim's own economy indicators and the ledger
-check) so a slow month can be traced to its mechanism.
+check) so a slow month can be traced to its mechanism. It also measures the floor: one float32
+uniform draw per person plus one pass over a float32 value per person, the least a month that
+touches everyone can cost on this machine at this moment; the month's time as a multiple of it
+is comparable across machines and loads.
 
     python benchmarks/bench_scale.py                        # 100k, 1M and 25.97M persons
     python benchmarks/bench_scale.py --sizes 100000 1000000 --months 6
@@ -31,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (100_000, 1_000_000, 25_970_000)
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "scale.json"
+PARTS_SHOWN = 8  # slowest parts printed per size
 
 
 def peak_rss_mib() -> float:
@@ -62,6 +66,24 @@ def _timed(fn, key: str, timings: dict[str, float]):
     return wrapper
 
 
+def floor_seconds(n: int, repeats: int = 5) -> tuple[float, float]:
+    """Best of ``repeats`` times of one float32 uniform draw for ``n`` persons and of one pass
+    over ``n`` float32 values (read and written in place)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    values = np.empty(n, dtype=np.float32)
+    draws, passes = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        rng.random(n, dtype=np.float32, out=values)
+        draws.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        np.multiply(values, np.float32(0.5), out=values)
+        passes.append(time.perf_counter() - started)
+    return min(draws), min(passes)
+
+
 def run_child(args: argparse.Namespace) -> dict:
     import jangmadang
     from jangmadang.timeline import add_months, format_month, parse_month
@@ -69,6 +91,8 @@ def run_child(args: argparse.Namespace) -> dict:
     start = parse_month(args.start)
     end = add_months(start, args.months - 1)
     rss_after_import = peak_rss_mib()
+    # Before the build, so its array does not add to the peak memory.
+    floor_draw, floor_pass = floor_seconds(args.size)
 
     started = time.perf_counter()
     sim = jangmadang.Sim(
@@ -107,6 +131,7 @@ def run_child(args: argparse.Namespace) -> dict:
 
     months_simulated = len(sim.scenario.burn_in) + len(sim.months)
     persons = int(sim.people.n)
+    floor = floor_draw + floor_pass
     return {
         "size": args.size,
         "persons": persons,
@@ -125,6 +150,10 @@ def run_child(args: argparse.Namespace) -> dict:
         "median_month_seconds": statistics.median(month_seconds),
         "month_seconds": [round(s, 4) for s in month_seconds],
         "agent_steps_per_second": persons * months_simulated / run_seconds,
+        "floor_seconds": floor,
+        "floor_draw_seconds": floor_draw,
+        "floor_pass_seconds": floor_pass,
+        "month_over_floor": run_seconds / months_simulated / floor,
         "peak_rss_mib": peak_rss_mib(),
         "peak_rss_after_import_mib": rss_after_import,
         "peak_rss_after_build_mib": rss_after_build,
@@ -140,6 +169,7 @@ def run_child(args: argparse.Namespace) -> dict:
 
 
 def environment() -> dict:
+    import numba
     import numpy
 
     try:
@@ -164,6 +194,8 @@ def environment() -> dict:
     return {
         "python": platform.python_version(),
         "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "git_commit": commit,
         "git_dirty": dirty,
         "nproc": os.cpu_count(),
@@ -223,12 +255,14 @@ def print_table(results: list[dict], env: dict) -> None:
         "run s",
         "s/month",
         "agent-steps/s",
+        "floor ms",
+        "x floor",
         "peak RSS MiB",
     ]
     rows = []
     for r in results:
         if "error" in r:
-            rows.append([f"{r['size']:,}", "-", "-", "-", "-", "-", "failed"])
+            rows.append([f"{r['size']:,}", *["-"] * (len(headers) - 2), "failed"])
             continue
         rows.append(
             [
@@ -238,6 +272,8 @@ def print_table(results: list[dict], env: dict) -> None:
                 f"{r['run_seconds']:.2f}",
                 f"{r['seconds_per_month']:.3f}",
                 f"{r['agent_steps_per_second']:.3g}",
+                f"{1000 * r['floor_seconds']:.1f}",
+                f"{r['month_over_floor']:.1f}",
                 f"{r['peak_rss_mib']:,.0f}",
             ]
         )
@@ -246,7 +282,10 @@ def print_table(results: list[dict], env: dict) -> None:
         f"{' (dirty)' if env['git_dirty'] else ''}, python {env['python']}, "
         f"numpy {env['numpy']}, {env['nproc']} cpus"
     )
-    caption = "months: recorded + burn-in; s/month over both"
+    caption = (
+        "months: recorded + burn-in; s/month over both; floor: one float32 uniform draw plus "
+        "one pass over the population, measured in the same process"
+    )
     try:
         from rich.console import Console
         from rich.table import Table
@@ -267,6 +306,12 @@ def print_table(results: list[dict], env: dict) -> None:
     for r in results:
         if "error" in r:
             print(f"{r['size']:,} persons failed: {r['error']}")
+            continue
+        parts = list(r["seconds_by_part"].items())[:PARTS_SHOWN]
+        print(
+            f"{r['persons']:,} persons, seconds per month by part: "
+            + ", ".join(f"{part} {seconds / r['months_simulated']:.3f}" for part, seconds in parts)
+        )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
