@@ -19,6 +19,7 @@ the kernels that call it (or delete their ``__pycache__``).
 
 from __future__ import annotations
 
+import math
 import os
 
 # Idle OpenMP threads (Numba's default threading layer) otherwise spin after each parallel
@@ -27,9 +28,10 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 BLOCK = 2048  # households per block of a parallel loop
+PERSON_BLOCK = 1 << 16  # persons per block of a parallel loop over persons alone
 
 # SplitMix64 (Steele, Lea and Flood 2014): the Weyl increment and the two multipliers of
 # Stafford's "mix13" finalizer.
@@ -59,3 +61,40 @@ def uniform32(key, i):
     """A float32 uniform on [0, 1) for index ``i`` of stream ``key`` (the top 24 bits)."""
     # Through int64: converting a uint64 to a float takes a slow path on x86.
     return np.float32(np.int64(bits64(key, i) >> np.uint64(40))) * np.float32(2.0**-24)
+
+
+@njit
+def normal64(key, i):
+    """A standard normal for index ``i`` of stream ``key``: Box-Muller on the two 32-bit halves
+    of ``bits64(key, i)`` (tails beyond 6.7 standard deviations cannot occur)."""
+    bits = bits64(key, i)
+    u1 = (np.float64(np.int64(bits >> np.uint64(32))) + 1.0) * 2.0**-32  # (0, 1]
+    u2 = np.float64(np.int64(bits & np.uint64(0xFFFFFFFF))) * 2.0**-32
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@njit(parallel=True, cache=True)
+def indices_below(key, n, p):
+    """The indices ``i < n`` whose ``uniform32(key, i)`` is below ``p``, ascending: who among
+    ``n`` persons does something with probability ``p`` this month."""
+    blocks = (n + PERSON_BLOCK - 1) // PERSON_BLOCK
+    threshold = np.float32(p)
+    below = np.empty(n, dtype=np.bool_)
+    counts = np.zeros(blocks, dtype=np.int64)
+    for b in prange(blocks):
+        found = 0
+        for i in range(b * PERSON_BLOCK, min((b + 1) * PERSON_BLOCK, n)):
+            below[i] = uniform32(key, i) < threshold
+            found += below[i]
+        counts[b] = found
+    starts = np.zeros(blocks + 1, dtype=np.int64)
+    for b in range(blocks):
+        starts[b + 1] = starts[b] + counts[b]
+    out = np.empty(starts[blocks], dtype=np.int64)
+    for b in prange(blocks):
+        k = starts[b]
+        for i in range(b * PERSON_BLOCK, min((b + 1) * PERSON_BLOCK, n)):
+            if below[i]:
+                out[k] = i
+                k += 1
+    return out

@@ -19,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules import markets_kernels
 from jangmadang.results import group_sum
 from jangmadang.state import AgeBand, HouseholdKind, Role, count_runs, sorted_distinct
 
@@ -125,17 +127,17 @@ class Markets(Module):
             )
         self.sales = ledger.balances["market"]
         if capacity.sum() > 0:
-            # luck = exp(sd * z - sd**2 / 2); income = sales * capacity * luck / sum(...)
-            weight = self.rng.standard_normal(hh.n)
-            weight *= p.trader_luck_sd
-            weight -= p.trader_luck_sd**2 / 2
-            np.exp(weight, out=weight)
-            weight *= capacity
-            total_weight = weight.sum()
-            weight *= self.sales
-            weight /= total_weight
+            # income = sales * capacity * luck / sum(capacity * luck), luck of mean 1
+            weight, sums = markets_kernels.lucky_capacity(
+                self._key("luck"), capacity, p.trader_luck_sd
+            )
+            weight *= self.sales / sums.sum()
             ledger.pay("trade_income", "market", HOUSEHOLDS, weight, source=IncomeSource.MARKET)
             self.income_per_capacity = self.sales / capacity.sum()
+
+    def _key(self, purpose: str) -> np.uint64:
+        """This month's key for counter-based draws (``jangmadang.kernels``)."""
+        return streams.key(self.sim.seed, self.name, self.sim.month, purpose)
 
     def threshold(self, households: np.ndarray | None = None) -> np.ndarray:
         """The donju wealth threshold of each household (of ``households``, or of all)."""
@@ -186,7 +188,7 @@ class Markets(Module):
             return
 
         # Each reviewer perceives the market's pay with individual noise around last month's.
-        reviewing = _draw_below(self.rng, people.n, p.occupation_review_rate)
+        reviewing = kernels.indices_below(self._key("review"), people.n, p.occupation_review_rate)
         net_gain = (
             self.income_per_capacity - p.exemption_fee_usd - sim.pars.official_economy.wage_usd
         )
@@ -245,14 +247,3 @@ class Markets(Module):
             "province",
             geo.names,
         )
-
-
-def _draw_below(rng: np.random.Generator, n: int, p: float, block: int = 1 << 20) -> np.ndarray:
-    """Indices i < n whose uniform float32 draw is below ``p``: the same draws, in the same
-    order, as ``np.flatnonzero(rng.random(n, dtype=np.float32) < p)``, made in blocks so no
-    n-length temporary is needed."""
-    found = []
-    for lo in range(0, n, block):
-        draws = rng.random(min(block, n - lo), dtype=np.float32)
-        found.append(np.flatnonzero(draws < p) + lo)
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
