@@ -398,7 +398,9 @@ def _resolve(path, chain: list[str]) -> tuple[dict, dict[str, str], list[tuple[s
     removed = raw.pop("remove_events", [])
     if not isinstance(own_events, list) or not all(isinstance(e, dict) for e in own_events):
         raise ScenarioError([Problem(shown, "events", "write events as [[events]] tables")])
-    raw.setdefault("name", path.name.removesuffix(".toml"))
+    # A name taken from the file name keeps its letters, digits, "_" and "-" (``v2.1.toml``
+    # is the scenario ``v2_1``); a name written in the file must be an identifier as it is.
+    raw.setdefault("name", re.sub(r"[^A-Za-z0-9_-]", "_", path.name.removesuffix(".toml")))
 
     if "extends" in raw:
         if not isinstance(raw["extends"], str):

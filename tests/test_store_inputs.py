@@ -41,6 +41,12 @@ def test_a_long_file_name_is_a_name_error(tmp_path):
     assert_cli_error(result, f"{path}: name:", "at most 100 characters")
 
 
+def test_a_name_from_a_file_name_keeps_only_identifier_characters(tmp_path):
+    path = tmp_path / "rally 2.0.toml"
+    path.write_text('extends = "baseline"\n')
+    assert load_scenario(path).name == "rally_2_0"
+
+
 def test_identifier_names_with_dashes_and_capitals_are_accepted(tmp_path):
     path = tmp_path / "x.toml"
     path.write_text('name = "Slow-Reopening_2"\nextends = "baseline"\n')
