@@ -42,7 +42,7 @@ def small(code: str) -> str:
     """The README's Python example with small populations and two members per ensemble, so it
     runs in seconds; every size it sets must be found (the README's code, not a copy)."""
     substitutions = [
-        (r"population=[\d_]+", "population=3_000", 5),
+        (r"population=[\d_]+", "population=3_000", 4),
         (r'run_ensemble\("baseline", \d+', 'run_ensemble("baseline", 2', 1),
         (
             r'compare\("no_border_closure", "baseline", \d+',
