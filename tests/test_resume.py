@@ -58,6 +58,10 @@ def test_killed_run_is_interrupted_and_resumes_to_identical_results(tmp_path, un
     assert info["status"] == "interrupted"
     assert info["reached_month"] >= "2012-01"
 
+    plotted = CliRunner().invoke(app, ["plot", run_id, "--out", str(tmp_path)])
+    assert plotted.exit_code == 2
+    assert "is interrupted" in plotted.output and "jangmadang resume" in plotted.output
+
     result = CliRunner().invoke(app, ["resume", run_id, "--out", str(tmp_path), "--no-plot"])
     assert result.exit_code == 0, result.output
     assert "Resuming" in result.output

@@ -44,6 +44,7 @@ from jangmadang.store.doctor import ORPHANS, Finding
 from jangmadang.store.errors import (
     CatalogError,
     NoCatalog,
+    NoResults,
     QueryRefused,
     RunNotResumable,
     StoreBusy,
@@ -76,6 +77,7 @@ __all__ = [
     "RunNotResumable",
     "StoreBusy",
     "StoreError",
+    "NoResults",
     "UnknownRun",
     "check_read_only",
     "scenario_to_toml",

@@ -27,6 +27,10 @@ class RunNotResumable(StoreError, ValueError):
     pass
 
 
+class NoResults(StoreError, LookupError):
+    """A catalogued run that has no results to read: still running, interrupted or failed."""
+
+
 class QueryRefused(StoreError, ValueError):
     """SQL that is not one read-only statement."""
 

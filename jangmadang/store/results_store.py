@@ -22,6 +22,7 @@ from jangmadang.store.doctor import Finding, examine
 from jangmadang.store.errors import (
     CatalogError,
     NoCatalog,
+    NoResults,
     RunNotResumable,
     UnknownRun,
     first_line,
@@ -214,8 +215,14 @@ class ResultsStore:
 
     def load(self, run_id: str) -> pd.DataFrame:
         info = self.run_info(run_id)
-        if info["status"] != "completed":
-            raise UnknownRun(f"{run_id} has status {info['status']}, no results")
+        status = info["status"]
+        if status != "completed":
+            reached = f", reached {info['reached_month']}" if info.get("reached_month") else ""
+            advice = {
+                "running": "wait for it to finish",
+                "interrupted": f"continue it with `jangmadang resume {run_id}`",
+            }.get(status, "see `jangmadang runs` for its error")
+            raise NoResults(f"run {run_id!r} is {status}{reached} and has no results yet; {advice}")
         return pd.read_parquet(self._results(run_id))
 
     def scenario(self, run_id: str) -> Scenario:
