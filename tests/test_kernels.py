@@ -13,7 +13,7 @@ from numba import njit
 from scipy import stats
 
 from jangmadang import streams
-from jangmadang.kernels import bits64, indices_below, normal64, uniform32
+from jangmadang.kernels import bits64, in_blocks, indices_below, n_blocks, normal64, uniform32
 from jangmadang.modules import loyalty_kernels as kernels
 from jangmadang.modules.markets_kernels import lucky_capacity
 
@@ -116,10 +116,10 @@ def test_lucky_capacity_matches_its_numpy_formulation():
     rng = np.random.default_rng(6)
     capacity = np.where(rng.random(10_000) < 0.3, rng.gamma(1.0, 5.0, 10_000), 0.0)
     key = streams.key(1, "markets", date(2020, 1, 1), "luck")
-    weight, sums = lucky_capacity(key, capacity, 0.5)
+    weight, total = lucky_capacity(key, capacity, 0.5)
     want = capacity * np.exp(0.5 * draw_normal(key, len(capacity)) - 0.5**2 / 2)
     np.testing.assert_allclose(weight, want, rtol=1e-13)
-    assert sums.sum() == pytest.approx(want.sum(), rel=1e-12)
+    assert total == pytest.approx(want.sum(), rel=1e-12)
     assert (
         abs(weight[capacity > 0].mean() / capacity[capacity > 0].mean() - 1) < 0.05
     )  # mean luck 1
@@ -228,7 +228,13 @@ def update_persons_kernel(h, key, thresholds, move):
     compliance = np.zeros(n, dtype=np.float32)
     household_loyalty = np.zeros(n_households, dtype=np.float32)
     sums = np.zeros(n_households, dtype=np.float32)
-    totals, counts = kernels.update_persons(
+    totals = np.zeros((n_blocks(n_households), 3))
+    counts = np.zeros((n_blocks(n_households), 3), dtype=np.int64)
+    in_blocks(
+        kernels.update_persons,
+        n_households,
+        totals,
+        counts,
         h["first_person"],
         h["size"],
         h["inminban"],
@@ -310,7 +316,13 @@ def test_record_sums_match_bincount():
     household_loyalty = rng.random(n_households, dtype=np.float32)
     role = rng.integers(0, 12, n).astype(np.int8)
     compliance = rng.random(n, dtype=np.float32)
-    by_group, by_role = kernels.record_sums(
+    by_group = np.zeros((n_blocks(n_households), 14, 3))
+    by_role = np.zeros((n_blocks(n_households), 12, 3))
+    in_blocks(
+        kernels.record_sums,
+        n_households,
+        by_group,
+        by_role,
         h["first_person"],
         h["inminban"],
         province,
@@ -323,8 +335,6 @@ def test_record_sums_match_bincount():
         role,
         h["loyalty"],
         compliance,
-        10,
-        12,
     )
     by_group, by_role = by_group.sum(axis=0), by_role.sum(axis=0)
     weight = h["adults"]
@@ -350,7 +360,7 @@ sim = jm.Sim("baseline", population=20_000, start="2020-01", end="2020-06").run(
 digest = hashlib.sha256(sim.results.to_csv().encode())
 for array in (sim.people.loyalty, sim.people.compliance, sim.households.cash):
     digest.update(array.tobytes())
-print(numba.get_num_threads(), digest.hexdigest())
+print(numba.config.NUMBA_NUM_THREADS, digest.hexdigest())
 """
 
 

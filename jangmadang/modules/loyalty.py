@@ -38,6 +38,7 @@ import numpy as np
 from pydantic import Field
 
 from jangmadang import streams
+from jangmadang.kernels import in_blocks, n_blocks
 from jangmadang.ledger import IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules import loyalty_kernels as kernels
@@ -172,7 +173,13 @@ class Loyalty(Module):
             unit_loss[:, 0] = rally
             unit_loss[:, 1] = self._punishments_seen()
         household_sums = np.empty(hh.n, dtype=np.float32)
-        totals, counts = kernels.update_persons(
+        totals = np.zeros((n_blocks(hh.n), 3))
+        counts = np.zeros((n_blocks(hh.n), 3), dtype=np.int64)
+        in_blocks(
+            kernels.update_persons,
+            hh.n,
+            totals,
+            counts,
             hh.first_person,
             hh.size,
             hh.inminban,
@@ -375,7 +382,13 @@ class Loyalty(Module):
     def record(self, rec) -> None:
         sim = self.sim
         people, hh, geo = sim.people, sim.households, sim.geography
-        by_group, by_role = kernels.record_sums(
+        by_group = np.zeros((n_blocks(hh.n), geo.n + 4, 3))
+        by_role = np.zeros((n_blocks(hh.n), len(Role), 3))
+        in_blocks(
+            kernels.record_sums,
+            hh.n,
+            by_group,
+            by_role,
             hh.first_person,
             hh.inminban,
             hh.province,
@@ -388,8 +401,6 @@ class Loyalty(Module):
             people.role,
             people.loyalty,
             people.compliance,
-            geo.n,
-            len(Role),
         )
         by_group, by_role = by_group.sum(axis=0), by_role.sum(axis=0)  # blocks in order
         national = by_group[: geo.n].sum(axis=0)  # over provinces

@@ -1,14 +1,15 @@
 """Compiled kernels of the loyalty module: the month's update of every person in one pass.
 
-Parallel loops run over fixed blocks of households and draw from counter-based streams
-(``jangmadang.kernels``), so results do not depend on the number of threads. The NumPy
-formulation of each kernel is in ``tests/test_kernels.py``, which checks the two agree.
+``update_persons`` and ``record_sums`` work on a range of fixed blocks of households and draw
+from counter-based streams; ``kernels.in_blocks`` runs them on several threads with the same
+results (see ``jangmadang.kernels``). The NumPy formulation of each kernel is in
+``tests/test_kernels.py``, which checks the two agree.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from jangmadang.kernels import BLOCK, uniform32
 
@@ -21,8 +22,12 @@ def compliance(loyalty, fear):
     return (_ONE - loyalty) * fear + loyalty
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def update_persons(
+    first_block,
+    end_block,
+    totals,
+    counts,
     first_person,
     size,
     inminban,
@@ -49,8 +54,9 @@ def update_persons(
     neighbour_pull,
     initial_mean,
 ):
-    """Move every person's loyalty (when ``move``), then set compliance and the household
-    loyalty; returns per-block lecture and rally totals.
+    """Move the loyalty of every person in blocks ``first_block .. end_block - 1`` (when
+    ``move``), then set compliance and the household loyalty, and the blocks' rows of lecture
+    and rally ``totals`` and ``counts``.
 
     Person ``i`` of household ``h`` in inminban ``u`` changes by
     ``-(hunger_effect x insecure + market_effect x dependence)`` (dependence: the share of the
@@ -63,15 +69,12 @@ def update_persons(
     ``household_sums[h]`` gets the float32 sum of the adults' loyalty and
     ``household_loyalty[h]`` their mean (``initial_mean`` without adults). Per block, totals:
     lecture gain of the fed, of the hungry, rally loss; counts: adults who attended among the
-    fed, among the hungry, adults exposed to a rally. Add the blocks in order outside the kernel.
+    fed, among the hungry, adults exposed to a rally.
     """
     n = len(first_person)
-    blocks = (n + BLOCK - 1) // BLOCK
-    totals = np.zeros((blocks, 3))
-    counts = np.zeros((blocks, 3), dtype=np.int64)
     pull = np.float32(neighbour_pull)
     confidence = np.float32(neighbour_confidence)
-    for b in prange(blocks):
+    for b in range(first_block, end_block):
         gain_fed = gain_hungry = lost = 0.0
         went_fed = went_hungry = exposed = 0
         for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
@@ -126,7 +129,6 @@ def update_persons(
                 exposed += int(adults[h])
         totals[b, 0], totals[b, 1], totals[b, 2] = gain_fed, gain_hungry, lost
         counts[b, 0], counts[b, 1], counts[b, 2] = went_fed, went_hungry, exposed
-    return totals, counts
 
 
 @njit(cache=True)
@@ -162,8 +164,12 @@ def unit_means(inminban, household_sums, adults, n_units):
     return loyalty, households
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def record_sums(
+    first_block,
+    end_block,
+    by_group,
+    by_role,
     first_person,
     inminban,
     province,
@@ -176,39 +182,34 @@ def record_sums(
     role,
     loyalty,
     person_compliance,
-    n_provinces,
-    n_roles,
 ):
-    """Per block: the adult-weighted sums of household loyalty and compliance, and the adults,
-    by group (provinces, then food secure and insecure, then without and with defector families
-    in the inminban); and per role, the sums of the adults' loyalty and compliance and their
-    number. Add the blocks in order outside the kernel."""
+    """For each block from ``first_block`` to ``end_block - 1``: ``by_group[b]``, the
+    adult-weighted sums of household loyalty and compliance and the adults, by group
+    (provinces, then food secure and insecure, then without and with defector families in the
+    inminban); ``by_role[b]``, the sums of the adults' loyalty and compliance and their number,
+    by role."""
     n = len(first_person)
-    blocks = (n + BLOCK - 1) // BLOCK
-    by_group = np.zeros((blocks, n_provinces + 4, 3))
-    by_role = np.zeros((blocks, n_roles, 3))
-    for b in prange(blocks):
+    n_provinces = by_group.shape[1] - 4
+    for b in range(first_block, end_block):
         lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
         for h in range(lo, hi):
             u = inminban[h]
             weight = adults[h]
             value = household_loyalty[h]
             complying = compliance(value, unit_fear[u])
-            groups = (
-                np.int64(province[h]),
-                n_provinces + np.int64(food_insecure[h]),
-                n_provinces + 2 + np.int64(unit_defectors[u] > 0),
-            )
-            for g in groups:
-                by_group[b, g, 0] += value * weight
-                by_group[b, g, 1] += complying * weight
-                by_group[b, g, 2] += weight
+            for g in range(3):
+                if g == 0:
+                    row = np.int64(province[h])
+                elif g == 1:
+                    row = n_provinces + np.int64(food_insecure[h])
+                else:
+                    row = n_provinces + 2 + np.int64(unit_defectors[u] > 0)
+                by_group[b, row, 0] += value * weight
+                by_group[b, row, 1] += complying * weight
+                by_group[b, row, 2] += weight
         # The block's persons in one flat loop: faster than household by household.
-        roles = np.zeros((n_roles, 3))
         for i in range(first_person[lo], first_person[hi] if hi < n else len(loyalty)):
             grown = np.float64(adult[i])
-            roles[role[i], 0] += loyalty[i] * grown
-            roles[role[i], 1] += person_compliance[i] * grown
-            roles[role[i], 2] += grown
-        by_role[b] = roles
-    return by_group, by_role
+            by_role[b, role[i], 0] += loyalty[i] * grown
+            by_role[b, role[i], 1] += person_compliance[i] * grown
+            by_role[b, role[i], 2] += grown

@@ -1,5 +1,5 @@
-"""Compiled kernels of the markets module (see ``jangmadang.kernels`` for the rules that keep
-them identical on any number of threads).
+"""Compiled kernels of the markets module (see ``jangmadang.kernels`` for the counter-based
+draws that keep results the same whatever else is drawn).
 
 NumPy formulation of ``lucky_capacity``, with ``z`` the draws ``normal64(key, h)``::
 
@@ -11,26 +11,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from jangmadang.kernels import BLOCK, normal64
+from jangmadang.kernels import normal64
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def lucky_capacity(key, capacity, sd):
     """Each household's selling capacity times this month's luck, ``exp(sd z - sd^2 / 2)``
-    (mean 1) with ``z`` standard normal, drawn only where there is capacity; and the weights'
-    sum per block of households (add the blocks in order)."""
-    n = len(capacity)
-    blocks = (n + BLOCK - 1) // BLOCK
-    weight = np.zeros(n)
-    sums = np.zeros(blocks)
+    (mean 1) with ``z`` standard normal, drawn only where there is capacity; and their sum."""
+    weight = np.zeros(len(capacity))
+    total = 0.0
     shift = sd * sd / 2
-    for b in prange(blocks):
-        total = 0.0
-        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
-            if capacity[h] > 0:
-                weight[h] = capacity[h] * math.exp(sd * normal64(key, h) - shift)
-                total += weight[h]
-        sums[b] = total
-    return weight, sums
+    for h in range(len(capacity)):
+        if capacity[h] > 0:
+            weight[h] = capacity[h] * math.exp(sd * normal64(key, h) - shift)
+            total += weight[h]
+    return weight, total
