@@ -128,10 +128,10 @@ class Markets(Module):
         self.sales = ledger.balances["market"]
         if capacity.sum() > 0:
             # income = sales * capacity * luck / sum(capacity * luck), luck of mean 1
-            weight, total = markets_kernels.lucky_capacity(
-                self._key("luck"), capacity, p.trader_luck_sd
-            )
-            weight *= self.sales / total
+            weight = markets_kernels.lucky_capacity(self._key("luck"), capacity, p.trader_luck_sd)
+            # Scaled by NumPy's sum, the one the ledger takes: another order of additions could
+            # pay out a rounding error more than the market holds.
+            weight *= self.sales / weight.sum()
             ledger.pay("trade_income", "market", HOUSEHOLDS, weight, source=IncomeSource.MARKET)
             self.income_per_capacity = self.sales / capacity.sum()
 

@@ -19,12 +19,10 @@ from jangmadang.kernels import normal64
 @njit(cache=True)
 def lucky_capacity(key, capacity, sd):
     """Each household's selling capacity times this month's luck, ``exp(sd z - sd^2 / 2)``
-    (mean 1) with ``z`` standard normal, drawn only where there is capacity; and their sum."""
+    (mean 1) with ``z`` standard normal, drawn only where there is capacity."""
     weight = np.zeros(len(capacity))
-    total = 0.0
     shift = sd * sd / 2
     for h in range(len(capacity)):
         if capacity[h] > 0:
             weight[h] = capacity[h] * math.exp(sd * normal64(key, h) - shift)
-            total += weight[h]
-    return weight, total
+    return weight
