@@ -71,6 +71,15 @@ PUBLISHED = {
 }
 
 
+# Units by the suffix of an indicator's name, most specific first.
+UNITS = {
+    "_usd_per_kg": "US dollars per kg",
+    "_usd": "US dollars",
+    "_share": "share, 0 to 1",
+    "gini_income": "Gini coefficient, 0 (equal) to 1",
+}
+
+
 def figure_name(indicators) -> str:
     """A file name for a figure of chosen indicators (``plot-<names>.png``), distinct from the
     default figure ``plot.png``; long lists are shortened with a hash so names never clash."""
@@ -222,7 +231,7 @@ def _save(fig, axes, indicators, events, dates, title, path, series_in_key: bool
     )
     top = set(axes[0])
     for ax, indicator in zip(axes.flat, indicators, strict=False):
-        ax.set_title(indicator.replace("_", " "), fontsize=9)
+        ax.set_title(words(indicator), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         _mark_events(ax, shown, first, last, numbered=ax in top)
@@ -252,11 +261,29 @@ def _save(fig, axes, indicators, events, dates, title, path, series_in_key: bool
         )
     if title:
         fig.suptitle(title, fontsize=10)
+    return write_figure(fig, path)
+
+
+def write_figure(fig, path: str | Path) -> Path:
+    """Write a figure (its folder created) at the resolution of every figure here, and free it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def words(indicator: str) -> str:
+    """An indicator's name as a title: ``food_insecure_share`` is "food insecure share"."""
+    return indicator.replace("_", " ")
+
+
+def unit(indicator: str) -> str:
+    """The unit an indicator's name gives (its suffix), or "" where the name gives none."""
+    for suffix, name in UNITS.items():
+        if indicator.endswith(suffix):
+            return name
+    return ""
 
 
 def _stacked(ax, results: pd.DataFrame, parts: dict[tuple[str, str, str], str]) -> None:

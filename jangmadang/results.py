@@ -15,6 +15,26 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["date", "indicator", "dimension", "group", "value"]
+SUMMARY_INDICATORS = (
+    "population",
+    "households",
+    "food_price_usd_per_kg",
+    "food_insecure_share",
+    "income_total_usd",
+    "market_income_share",
+    "income_per_trader_usd",
+    "exempt_worker_share",
+    "donju_household_share",
+    "gini_income",
+    "cash_median_usd",
+    "defections",
+    "remittances_received_usd",
+    "punishments",
+    "ties",
+    "donju_secretary_tie_share",
+    "private_loyalty",
+    "compliance",
+)
 
 
 class Recorder:
@@ -127,3 +147,27 @@ def gini(values: np.ndarray) -> float:
     weighted = np.arange(1, n + 1, dtype=np.float64)
     weighted *= ordered
     return float((2.0 * weighted.sum() / (n * total)) - (n + 1) / n)
+
+
+def national_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """The key national indicators at a glance, as ``run`` prints them and a report shows them:
+    the yearly mean in the first and the last year, and the lowest and highest month. Columns:
+    indicator, the two years, min, max."""
+    national = results[(results.dimension == "all") & results.indicator.isin(SUMMARY_INDICATORS)]
+    first_year, last_year = national.date.dt.year.min(), national.date.dt.year.max()
+    rows = []
+    for indicator in SUMMARY_INDICATORS:
+        series = national[national.indicator == indicator].set_index("date")["value"]
+        if series.empty:
+            continue
+        by_year = series.groupby(series.index.year).mean()
+        rows.append(
+            (indicator, by_year[first_year], by_year[last_year], series.min(), series.max())
+        )
+    columns = ["indicator", str(first_year), str(last_year), "min", "max"]
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def format_value(value: float) -> str:
+    """A value as a reader takes it in: thousands separated, else three significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"

@@ -8,7 +8,7 @@ importing this package registers them all, in the order ``--help`` lists them.
 
 # isort: off
 from jangmadang.cli.common import app
-from jangmadang.cli import simulate, catalog, plot, experiments, evidence, doctor  # noqa: F401 (registration)
+from jangmadang.cli import simulate, catalog, plot, report, experiments, evidence, doctor  # noqa: F401 (registration)
 # isort: on
 
 __all__ = ["app"]

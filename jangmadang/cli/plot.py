@@ -1,8 +1,9 @@
 """``jangmadang plot``: figures of a stored run or ensemble.
 
 Without indicators it draws the default figure (``plot.png``, as ``run`` and ``ensemble`` do);
-chosen indicators go to a figure of their own (``plot-<indicators>.png``), so a run's or an
-ensemble's default figure is only ever replaced by the same figure, or by an explicit ``--file``.
+chosen indicators go to a figure of their own (``plot-<indicators>.png``), and a map of the
+provinces to ``map-<indicator>-<YYYY-MM>.png``, so a run's or an ensemble's default figure is
+only ever replaced by the same figure, or by an explicit ``--file``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typer
 
 from jangmadang.cli.common import InputError, Out, app, console, reported_errors
 from jangmadang.store import ResultsStore, UnknownRun
+from jangmadang.timeline import format_month
 
 
 @app.command()
@@ -27,17 +29,34 @@ def plot(
         Path | None,
         typer.Option(help="Figure to write, .png, .pdf or .svg (default: in the run's folder)."),
     ] = None,
+    map_indicator: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="Draw this indicator on a map of the provinces instead (one with a province "
+            "series; an ensemble's median over its runs).",
+        ),
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option(help="The map's month, YYYY-MM (default: the last).")
+    ] = None,
 ) -> None:
-    """Plot indicators of a stored run (or the bands of an ensemble), with events marked."""
+    """Plot indicators of a stored run (or the bands of an ensemble), with events marked, or
+    one indicator by province on a map."""
     from jangmadang.experiments.checks import BadInput
     from jangmadang.experiments.ensemble import plot_ensemble_figure
-    from jangmadang.plotting import DEFAULT_INDICATORS, figure_name, plot_run
+    from jangmadang.plotting import DEFAULT_INDICATORS, FORMATS, figure_name, plot_run
 
     store = ResultsStore(out)
     name = figure_name(indicators) if indicators else "plot.png"
     with reported_errors():
         if file is not None:
-            _check_file(file)
+            check_file(file, FORMATS)
+        if map_indicator is not None:
+            _map(store, run_id, map_indicator, month, indicators, file)
+            return
+        if month is not None:
+            raise InputError(f"--month {month!r}: chooses the month of a map; give --map too")
         if store.catalog.is_file() and not store.ensemble_members(run_id).empty:
             target = file or store.out / "ensembles" / run_id / name
             try:
@@ -50,10 +69,7 @@ def plot(
             results = store.load(run_id)
             stored = store.scenario(run_id)
         except UnknownRun:
-            raise InputError(
-                f"run id {run_id!r}: not in the catalog {store.catalog} (no run or ensemble "
-                "has that id)"
-            ) from None
+            raise unknown_id(store, run_id) from None
         try:
             png = plot_run(
                 results,
@@ -69,13 +85,48 @@ def plot(
     console.print(f"plot     {png}", soft_wrap=True)
 
 
-def _check_file(file: Path) -> None:
-    """A figure file matplotlib can write and a reader can open, in a folder that exists."""
-    from jangmadang.plotting import FORMATS
+def _map(
+    store: ResultsStore,
+    run_id: str,
+    indicator: str,
+    month: str | None,
+    indicators: list[str] | None,
+    file: Path | None,
+) -> None:
+    """A run's (an ensemble's median) indicator by province at a month, on a map."""
+    from jangmadang.experiments.checks import BadInput
+    from jangmadang.maps import map_title, plot_map, province_values
+    from jangmadang.report import load_stored
 
-    if file.suffix.lower() not in FORMATS:
+    if indicators:
         raise InputError(
-            f"--file {str(file)!r}: write a {', '.join(FORMATS)} file "
+            f"--map {indicator!r}: a map shows one indicator; drop {' '.join(indicators)}"
+        )
+    try:
+        stored = load_stored(store, run_id)
+    except UnknownRun:
+        raise unknown_id(store, run_id) from None
+    try:
+        values, when = province_values(stored.results, indicator, month)
+    except BadInput as exc:
+        raise InputError(exc.message(f"--{exc.option}")) from None
+    target = file or stored.folder / f"map-{indicator}-{format_month(when)}.png"
+    png = plot_map(values, target, *map_title(indicator, when, stored.title))
+    console.print(f"map      {png}", soft_wrap=True)
+
+
+def unknown_id(store: ResultsStore, run_id: str, name: str = "run id") -> InputError:
+    """The error for an id that names no run and no ensemble (``name``: as the command knows it)."""
+    return InputError(
+        f"{name} {run_id!r}: not in the catalog {store.catalog} (no run or ensemble has that id)"
+    )
+
+
+def check_file(file: Path, formats: tuple[str, ...]) -> None:
+    """A file to write, in one of ``formats`` (suffixes), in a folder that exists."""
+    if file.suffix.lower() not in formats:
+        raise InputError(
+            f"--file {str(file)!r}: write a {', '.join(formats)} file "
             f"(not {file.suffix or 'a name without extension'})"
         )
     if file.is_dir():

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jangmadang.cli.common import InputError, Out, app, check_out, console, reported_errors
+from jangmadang.results import format_value, national_summary
 from jangmadang.scenario import available_scenarios, load_scenario
 from jangmadang.sim import Sim, run_overrides
 from jangmadang.snapshot import SnapshotError
@@ -18,26 +19,6 @@ from jangmadang.store import CATALOG_FILE, ResultsStore, RunNotResumable, scenar
 from jangmadang.timeline import format_month
 
 SNAPSHOT = "snapshot"  # the latest snapshot of a run, in its folder
-SUMMARY_INDICATORS = (
-    "population",
-    "households",
-    "food_price_usd_per_kg",
-    "food_insecure_share",
-    "income_total_usd",
-    "market_income_share",
-    "income_per_trader_usd",
-    "exempt_worker_share",
-    "donju_household_share",
-    "gini_income",
-    "cash_median_usd",
-    "defections",
-    "remittances_received_usd",
-    "punishments",
-    "ties",
-    "donju_secretary_tie_share",
-    "private_loyalty",
-    "compliance",
-)
 
 
 # Seconds per person-month at full scale (benchmarks/results, 12 modules): used only to decide
@@ -189,28 +170,13 @@ def _checkpoint_interval(sim: Sim, requested: int | None) -> int:
 
 
 def _summary_table(results) -> Table:
-    national = results[(results.dimension == "all") & results.indicator.isin(SUMMARY_INDICATORS)]
-    first_year, last_year = national.date.dt.year.min(), national.date.dt.year.max()
+    summary = national_summary(results)
     table = Table(title="National indicators, yearly means")
-    for column in ("indicator", str(first_year), str(last_year), "min", "max"):
+    for column in summary.columns:
         table.add_column(column, justify="left" if column == "indicator" else "right")
-    for indicator in SUMMARY_INDICATORS:
-        series = national[national.indicator == indicator].set_index("date")["value"]
-        if series.empty:
-            continue
-        by_year = series.groupby(series.index.year).mean()
-        table.add_row(
-            indicator,
-            *(
-                _fmt(v)
-                for v in (by_year[first_year], by_year[last_year], series.min(), series.max())
-            ),
-        )
+    for indicator, *values in summary.itertuples(index=False):
+        table.add_row(indicator, *map(format_value, values))
     return table
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 @app.command()

@@ -116,11 +116,14 @@ def compare(
                 "runs": len(members),
             }
         )
-        over_time.append(_paired_over_time(base_runs, alt_runs, members, indicator))
+        over_time.append(paired_over_time(base_runs, alt_runs, members, indicator))
     return Comparison(base_id, alt_id, pd.DataFrame(rows), pd.concat(over_time, ignore_index=True))
 
 
-def _paired_over_time(base_runs, alt_runs, members, indicator: str) -> pd.DataFrame:
+def paired_over_time(base_runs, alt_runs, members, indicator: str) -> pd.DataFrame:
+    """Per date, the mean over ``members`` of alt - base in a national indicator, and its 95%
+    t-interval: the effect month by month (a report draws it for two stored ensembles)."""
+
     def national(df):
         rows = df[(df.indicator == indicator) & (df.dimension == "all")]
         return rows.set_index("date")["value"]
