@@ -24,7 +24,6 @@ the kernels that call it (or delete their ``__pycache__``).
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
@@ -65,30 +64,21 @@ def uniform32(key, i):
     return np.float32(np.int64(bits64(key, i) >> np.uint64(40))) * np.float32(2.0**-24)
 
 
-@njit
-def normal64(key, i):
-    """A standard normal for index ``i`` of stream ``key``: Box-Muller on the two 32-bit halves
-    of ``bits64(key, i)`` (tails beyond 6.7 standard deviations cannot occur)."""
-    bits = bits64(key, i)
-    u1 = (np.float64(np.int64(bits >> np.uint64(32))) + 1.0) * 2.0**-32  # (0, 1]
-    u2 = np.float64(np.int64(bits & np.uint64(0xFFFFFFFF))) * 2.0**-32
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
 @njit(cache=True)
 def indices_below(key, n, p):
     """The indices ``i < n`` whose ``uniform32(key, i)`` is below ``p``, ascending: who among
-    ``n`` persons does something with probability ``p`` this month."""
+    ``n`` persons does something with probability ``p`` this month. Two passes without
+    branches (counting, then writing every index and advancing past the chosen ones)."""
     threshold = np.float32(p)
-    found = np.empty(max(16, int(2 * n * p)), dtype=np.int64)
+    count = 0
+    for i in range(n):
+        count += uniform32(key, i) < threshold
+    out = np.empty(count + 1, dtype=np.int64)
     k = 0
     for i in range(n):
-        if uniform32(key, i) < threshold:
-            if k == len(found):
-                found = np.concatenate((found, np.empty(len(found), dtype=np.int64)))
-            found[k] = i
-            k += 1
-    return found[:k].copy()
+        out[k] = i
+        k += uniform32(key, i) < threshold
+    return out[:count]
 
 
 def n_blocks(n_households: int) -> int:

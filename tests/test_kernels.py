@@ -13,9 +13,8 @@ from numba import njit
 from scipy import stats
 
 from jangmadang import streams
-from jangmadang.kernels import bits64, in_blocks, indices_below, n_blocks, normal64, uniform32
+from jangmadang.kernels import bits64, in_blocks, indices_below, n_blocks, uniform32
 from jangmadang.modules import loyalty_kernels as kernels
-from jangmadang.modules.markets_kernels import lucky_capacity
 
 MASK = (1 << 64) - 1
 
@@ -45,14 +44,6 @@ def draw(key, n):
     out = np.empty(n, dtype=np.float32)
     for i in range(n):
         out[i] = uniform32(key, i)
-    return out
-
-
-@njit
-def draw_normal(key, n):
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = normal64(key, i)
     return out
 
 
@@ -96,32 +87,11 @@ def test_uniforms_are_uniform_and_independent():
     assert stats.chisquare(pairs).pvalue > 1e-4  # neighbours jointly uniform on a 10 x 10 grid
 
 
-def test_normals_are_standard_normal_and_independent():
-    n = 400_000
-    z = draw_normal(streams.key(1, "test", date(2020, 1, 1), "normality"), n)
-    assert abs(z.mean()) < 5 / math.sqrt(n)
-    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
-    assert stats.kstest(z, "norm").pvalue > 1e-4
-    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / math.sqrt(n)
-
-
 @pytest.mark.parametrize("n", [0, 1, 200_001])
 def test_indices_below_are_the_draws_below_p_in_order(n):
     key = streams.key(1, "markets", date(2020, 1, 1), "review")
     want = np.flatnonzero(draw(key, n) < np.float32(1 / 12))
     np.testing.assert_array_equal(indices_below(key, n, 1 / 12), want)
-
-
-def test_lucky_capacity_matches_its_numpy_formulation():
-    rng = np.random.default_rng(6)
-    capacity = np.where(rng.random(10_000) < 0.3, rng.gamma(1.0, 5.0, 10_000), 0.0)
-    key = streams.key(1, "markets", date(2020, 1, 1), "luck")
-    weight = lucky_capacity(key, capacity, 0.5)
-    want = capacity * np.exp(0.5 * draw_normal(key, len(capacity)) - 0.5**2 / 2)
-    np.testing.assert_allclose(weight, want, rtol=1e-13)
-    assert (
-        abs(weight[capacity > 0].mean() / capacity[capacity > 0].mean() - 1) < 0.05
-    )  # mean luck 1
 
 
 # -- the loyalty kernels against their NumPy formulation --------------------------------------

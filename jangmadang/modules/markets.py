@@ -22,7 +22,6 @@ from pydantic import Field
 from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
-from jangmadang.modules import markets_kernels
 from jangmadang.results import group_sum
 from jangmadang.state import AgeBand, HouseholdKind, Role, count_runs, sorted_distinct
 
@@ -126,18 +125,25 @@ class Markets(Module):
                 source=IncomeSource.MARKET,
             )
         self.sales = ledger.balances["market"]
-        if capacity.sum() > 0:
-            # income = sales * capacity * luck / sum(capacity * luck), luck of mean 1
-            weight = markets_kernels.lucky_capacity(self._key("luck"), capacity, p.trader_luck_sd)
-            # Scaled by NumPy's sum, the one the ledger takes: another order of additions could
-            # pay out a rounding error more than the market holds.
-            weight *= self.sales / weight.sum()
-            ledger.pay("trade_income", "market", HOUSEHOLDS, weight, source=IncomeSource.MARKET)
+        sellers = np.flatnonzero(capacity)
+        if len(sellers):
+            # income = sales * capacity * luck / sum(capacity * luck), luck = exp(sd z - sd^2/2)
+            # of mean 1, drawn for the households with something to sell
+            income = self.rng.standard_normal(len(sellers))
+            income *= p.trader_luck_sd
+            income -= p.trader_luck_sd**2 / 2
+            np.exp(income, out=income)
+            income *= capacity[sellers]
+            income *= self.sales / income.sum()
+            ledger.pay(
+                "trade_income",
+                "market",
+                HOUSEHOLDS,
+                income,
+                credit_idx=sellers,
+                source=IncomeSource.MARKET,
+            )
             self.income_per_capacity = self.sales / capacity.sum()
-
-    def _key(self, purpose: str) -> np.uint64:
-        """This month's key for counter-based draws (``jangmadang.kernels``)."""
-        return streams.key(self.sim.seed, self.name, self.sim.month, purpose)
 
     def threshold(self, households: np.ndarray | None = None) -> np.ndarray:
         """The donju wealth threshold of each household (of ``households``, or of all)."""
@@ -188,7 +194,8 @@ class Markets(Module):
             return
 
         # Each reviewer perceives the market's pay with individual noise around last month's.
-        reviewing = kernels.indices_below(self._key("review"), people.n, p.occupation_review_rate)
+        key = streams.key(sim.seed, self.name, sim.month, "review")
+        reviewing = kernels.indices_below(key, people.n, p.occupation_review_rate)
         net_gain = (
             self.income_per_capacity - p.exemption_fee_usd - sim.pars.official_economy.wage_usd
         )
