@@ -27,7 +27,14 @@ import jangmadang
 from jangmadang import evidence
 from jangmadang.experiments.checks import SIZE_PARAMETERS, BadInput
 from jangmadang.results import COLUMNS, format_value, national_summary
-from jangmadang.scenario import Event, Parameters, Scenario, load_scenario, with_overrides
+from jangmadang.scenario import (
+    Event,
+    Parameters,
+    Scenario,
+    events_of,
+    load_scenario,
+    with_overrides,
+)
 from jangmadang.store import ResultsStore, write_atomically
 from jangmadang.timeline import format_month
 
@@ -369,8 +376,7 @@ def _comparison(
 ) -> str:
     from jangmadang.plotting import plot_bands, plot_run
 
-    named = {e.name for e in subject.scenario.events}  # both scenarios' events, each once
-    events = [*subject.scenario.events, *(e for e in other.scenario.events if e.name not in named)]
+    events = events_of(subject.scenario, other.scenario)
     title = f"{subject.title} minus {other.title}"
     if subject.kind == "run":
         figure = _figure(

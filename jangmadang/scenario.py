@@ -159,6 +159,16 @@ class Scenario(Parameters):
         return hashlib.sha256(resolved.encode()).hexdigest()[:16]
 
 
+def events_of(*scenarios: Scenario) -> list[Event]:
+    """Every event of the scenarios, each name once (the first scenario's wins): what a figure
+    comparing them marks."""
+    events: dict[str, Event] = {}
+    for scenario in scenarios:
+        for event in scenario.events:
+            events.setdefault(event.name, event)
+    return list(events.values())
+
+
 # --------------------------------------------------------------------------------------------
 # Semantic checks beyond field types
 

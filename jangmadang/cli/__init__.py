@@ -1,6 +1,6 @@
-"""Command line: ``jangmadang run``, ``scenarios``, ``show-scenario``, ``runs``, ``plot``,
-``query``, ``evidence``, ``doctor`` and the experiments (``ensemble``, ``compare``,
-``sensitivity``, ``calibrate``, ``validate``).
+"""Command line: ``jangmadang run``, ``resume``, ``scenarios``, ``show-scenario``, ``runs``,
+``query``, ``plot``, ``report``, the experiments (``ensemble``, ``compare``, ``sensitivity``,
+``calibrate``, ``validate``), ``evidence`` and ``doctor``.
 
 Each file registers its commands on the one Typer app of :mod:`jangmadang.cli.common`;
 importing this package registers them all, in the order ``--help`` lists them.

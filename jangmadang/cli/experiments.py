@@ -24,7 +24,7 @@ from jangmadang.cli.common import (
     console,
     reported_errors,
 )
-from jangmadang.scenario import Problem, ScenarioError
+from jangmadang.scenario import Problem, ScenarioError, events_of
 from jangmadang.store import ResultsStore
 
 Runs = Annotated[int, typer.Option("--runs", help="Members (seeds) per scenario.")]
@@ -218,8 +218,7 @@ def compare(
     folder = out / "comparisons" / f"{result.base_ensemble}--{result.alt_ensemble}"
     folder.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(folder / "comparison.csv", index=False)
-    named = {e.name for e in base_scenario.events}  # both scenarios' events, each once
-    events = [*base_scenario.events, *(e for e in alt_scenario.events if e.name not in named)]
+    events = events_of(base_scenario, alt_scenario)
     png = plot_bands(
         result.differences,
         events,
