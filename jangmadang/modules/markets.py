@@ -125,24 +125,17 @@ class Markets(Module):
                 source=IncomeSource.MARKET,
             )
         self.sales = ledger.balances["market"]
-        sellers = np.flatnonzero(capacity)
-        if len(sellers):
-            # income = sales * capacity * luck / sum(capacity * luck), luck = exp(sd z - sd^2/2)
-            # of mean 1, drawn for the households with something to sell
-            income = self.rng.standard_normal(len(sellers))
-            income *= p.trader_luck_sd
-            income -= p.trader_luck_sd**2 / 2
-            np.exp(income, out=income)
-            income *= capacity[sellers]
-            income *= self.sales / income.sum()
-            ledger.pay(
-                "trade_income",
-                "market",
-                HOUSEHOLDS,
-                income,
-                credit_idx=sellers,
-                source=IncomeSource.MARKET,
-            )
+        if capacity.sum() > 0:
+            # luck = exp(sd * z - sd**2 / 2); income = sales * capacity * luck / sum(...)
+            weight = self.rng.standard_normal(hh.n)
+            weight *= p.trader_luck_sd
+            weight -= p.trader_luck_sd**2 / 2
+            np.exp(weight, out=weight)
+            weight *= capacity
+            total_weight = weight.sum()
+            weight *= self.sales
+            weight /= total_weight
+            ledger.pay("trade_income", "market", HOUSEHOLDS, weight, source=IncomeSource.MARKET)
             self.income_per_capacity = self.sales / capacity.sum()
 
     def threshold(self, households: np.ndarray | None = None) -> np.ndarray:
