@@ -36,6 +36,7 @@ WORKER_ENVIRON = {
     "OMP_NUM_THREADS": 1,
     "MKL_NUM_THREADS": 1,
     "OPENBLAS_NUM_THREADS": 1,
+    "NUMBA_NUM_THREADS": 1,  # one worker process per core: kernels' block threads would contend
     "MALLOC_TRIM_THRESHOLD_": 2**31,
     "MALLOC_MMAP_THRESHOLD_": 2**30,
 }
