@@ -10,12 +10,11 @@ results are also compared: they must be identical whatever the number of workers
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from bench_scale import environment  # run as a script: benchmarks/ is on the path
+from bench_scale import write_record  # run as a script: benchmarks/ is on the path
 
 from jangmadang.experiments import member_results, run_ensemble
 from jangmadang.store import ResultsStore
@@ -57,11 +56,8 @@ def main() -> None:
         "seconds": {str(k): round(v, 2) for k, v in timings.items()},
         "speedup_2_workers": round(speedup, 2),
         "identical_results": identical,
-        "environment": environment(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_record(record, args.output)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@ be identical. Upper bound of the speed-up in simulated months: (24 + 168) x 2 / 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from bench_scale import environment  # run as a script: benchmarks/ is on the path
+from bench_scale import write_record  # run as a script: benchmarks/ is on the path
 
 from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
 from jangmadang.experiments.paired import run_paired
@@ -74,11 +73,8 @@ def main() -> None:
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "speedup": round(speedup, 2),
         "identical_results": identical,
-        "environment": environment(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_record(record, args.output)
 
 
 if __name__ == "__main__":

@@ -208,6 +208,14 @@ def environment() -> dict:
     }
 
 
+def write_record(record: dict, path: Path) -> None:
+    """Write a benchmark's figures as JSON with this machine's environment, and say where."""
+    record = {**record, "environment": environment()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def run_size(args: argparse.Namespace, size: int) -> dict:
     command = [
         sys.executable,

@@ -11,13 +11,12 @@ and the peak resident memory.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shutil
 import time
 from pathlib import Path
 
-from bench_scale import environment  # run as a script: benchmarks/ is on the path
+from bench_scale import write_record  # run as a script: benchmarks/ is on the path
 from pandas.testing import assert_frame_equal
 
 import jangmadang as jm
@@ -66,11 +65,8 @@ def main() -> None:
         "snapshot_mib": round(size / 2**20, 1),
         "peak_rss_mib_two_copies": round(peak),
         "identical_after_one_month": identical,
-        "environment": environment(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_record(record, args.output)
 
 
 if __name__ == "__main__":
