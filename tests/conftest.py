@@ -20,3 +20,12 @@ SMALL = 20_000
 def small_run():
     """A baseline run at 20,000 persons over 2019-2021, shared by read-only tests."""
     return jm.Sim("baseline", population=SMALL, start="2019-01", end="2021-12").run()
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A local Dask cluster of two worker processes, shared by a test file's experiments."""
+    from jangmadang.experiments.runner import dask_client
+
+    with dask_client(workers=2) as c:
+        yield c

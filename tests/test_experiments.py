@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jangmadang import evidence
-from jangmadang.experiments import dask_client, member_results, member_seeds, run_ensemble
+from jangmadang.experiments import member_results, member_seeds, run_ensemble
 from jangmadang.experiments.calibration import calibrate
 from jangmadang.experiments.compare import compare
 from jangmadang.experiments.ensemble import (
@@ -24,12 +24,6 @@ from jangmadang.scenario import load_scenario, with_overrides
 from jangmadang.store import ResultsStore
 
 TINY = {"population": 8_000, "start": "2019-01", "end": "2019-12"}
-
-
-@pytest.fixture(scope="module")
-def client():
-    with dask_client(workers=2) as c:
-        yield c
 
 
 def stored(folder, ensemble_id):

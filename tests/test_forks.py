@@ -1,21 +1,13 @@
 """Paired ensembles share history through forks and store exactly what separate runs store."""
 
-import pytest
 from pandas.testing import assert_frame_equal
 
 from jangmadang.experiments.ensemble import member_results, resolve, run_ensemble
 from jangmadang.experiments.paired import run_paired
-from jangmadang.experiments.runner import dask_client
 from jangmadang.scenario import with_overrides
 from jangmadang.store import ResultsStore
 
 OPTIONS = {"population": 6_000, "start": "2019-07", "end": "2020-04"}
-
-
-@pytest.fixture(scope="module")
-def client():
-    with dask_client(workers=1) as c:
-        yield c
 
 
 def test_paired_ensembles_equal_separate_ensembles(tmp_path, client):
