@@ -101,3 +101,19 @@ def in_blocks(kernel, n_households: int, *args) -> None:
     with ThreadPoolExecutor(threads) as pool:
         for chunk in [pool.submit(kernel, lo, hi, *args) for lo, hi in pairwise(bounds)]:
             chunk.result()
+
+
+@njit(cache=True)
+def rank_weighted_sums(ordered):
+    """``ordered.sum()`` and ``(arange(1, n + 1) * ordered).sum()`` in one pass, each summed
+    within fixed blocks of ``BLOCK`` values and then block by block (for the Gini
+    coefficient)."""
+    total = weighted = 0.0
+    for lo in range(0, len(ordered), BLOCK):
+        block_total = block_weighted = 0.0
+        for i in range(lo, min(lo + BLOCK, len(ordered))):
+            block_total += ordered[i]
+            block_weighted += (i + 1) * ordered[i]
+        total += block_total
+        weighted += block_weighted
+    return total, weighted

@@ -14,6 +14,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from jangmadang.kernels import rank_weighted_sums
+
 COLUMNS = ["date", "indicator", "dimension", "group", "value"]
 SUMMARY_INDICATORS = (
     "population",
@@ -97,7 +99,11 @@ def group_mean(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarr
     counts = group_sum(codes, n_groups)
     if values.dtype != np.bool_:  # boolean values are counted, which gives the same sums
         values = values.astype(np.float64, copy=False)
-    sums = group_sum(codes, n_groups, values)
+    return mean_of_sums(group_sum(codes, n_groups, values), counts)
+
+
+def mean_of_sums(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each group's mean from its sum and count; NaN for an empty group."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
@@ -138,15 +144,13 @@ def gini(values: np.ndarray) -> float:
     if len(values) == 0:
         return float("nan")
     ordered = np.sort(values.astype(np.float64, copy=False))
-    total = ordered.sum()
+    # Summed in fixed blocks, not by BLAS (which may split a dot product by thread count):
+    # results must be bit-identical on any machine.
+    total, weighted = rank_weighted_sums(ordered)
     if total <= 0:
         return 0.0
     n = len(ordered)
-    # NumPy's own (pairwise) sum rather than a BLAS dot product: BLAS may split the sum by
-    # thread count, and results must be bit-identical on any machine.
-    weighted = np.arange(1, n + 1, dtype=np.float64)
-    weighted *= ordered
-    return float((2.0 * weighted.sum() / (n * total)) - (n + 1) / n)
+    return float((2.0 * weighted / (n * total)) - (n + 1) / n)
 
 
 def national_summary(results: pd.DataFrame) -> pd.DataFrame:

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jangmadang import streams
+from jangmadang import kernels, streams
 from jangmadang.ledger import IncomeSource, Ledger
 from jangmadang.modules import ORDER
 from jangmadang.modules.population import Geography
-from jangmadang.results import Recorder, gini, group_mean, median
+from jangmadang.results import Recorder, gini, mean_of_sums, median
 from jangmadang.scenario import Scenario, load_scenario, with_overrides
+from jangmadang.sim_kernels import economy_sums
 from jangmadang.state import HouseholdKind, label
 from jangmadang.timeline import format_month, parse_month
 
@@ -191,52 +192,65 @@ class Sim:
         self._record_economy(rec)
 
     def _record_economy(self, rec: Recorder) -> None:
-        """Household income, cash and money flows: indicators of the ledger, not of one module."""
+        """Household income, cash and money flows: indicators of the ledger, not of one module.
+
+        The sums by province and kind come from one compiled pass (``sim_kernels``)."""
         hh, geo = self.households, self.geography
-        income = np.zeros(hh.n)  # summed column by column: hh.income.sum(axis=1) is slow
-        for source in IncomeSource:
-            column = hh.income[:, source]
-            column64 = column.astype(np.float64)
-            income += column64
-            name = f"income_{label(source)}_usd"
-            rec.add(name, column.mean(dtype=np.float64))
-            rec.add_groups(name, group_mean(hh.province, geo.n, column64), "province", geo.names)
-            rec.add_groups(
-                name,
-                group_mean(hh.kind, len(HouseholdKind), column64),
-                "household_kind",
-                [label(k) for k in HouseholdKind],
-            )
-        del column64
-        total_income = income.sum()
-        market_share = hh.income[:, IncomeSource.MARKET].sum(dtype=np.float64) / max(
-            total_income, 1e-12
+        kinds = [label(k) for k in HouseholdKind]
+        sources = len(IncomeSource)
+        blocks = kernels.n_blocks(hh.n)
+        by_province = np.zeros((blocks, geo.n, sources + 2))
+        by_kind = np.zeros((blocks, len(HouseholdKind), sources + 2))
+        earners = np.zeros((blocks, 2), dtype=np.int64)
+        income = np.empty(hh.n)
+        kernels.in_blocks(
+            economy_sums,
+            hh.n,
+            by_province,
+            by_kind,
+            earners,
+            income,
+            hh.income,
+            hh.cash,
+            hh.province,
+            hh.kind,
+            int(IncomeSource.MARKET),
+            0.75,
         )
-        rec.add("income_total_usd", income.mean())
-        rec.add("market_income_share", market_share)
+        by_province, by_kind = by_province.sum(axis=0), by_kind.sum(axis=0)
+        province_counts, kind_counts = by_province[:, -1], by_kind[:, -1]
+        sums = by_province[:, :sources].sum(axis=0)
+        for source in IncomeSource:
+            name = f"income_{label(source)}_usd"
+            rec.add(name, sums[source] / max(hh.n, 1))
+            province_means = mean_of_sums(by_province[:, source], province_counts)
+            rec.add_groups(name, province_means, "province", geo.names)
+            kind_means = mean_of_sums(by_kind[:, source], kind_counts)
+            rec.add_groups(name, kind_means, "household_kind", kinds)
+        total_income = sums.sum()
+        rec.add("income_total_usd", total_income / max(hh.n, 1))
+        rec.add("market_income_share", sums[IncomeSource.MARKET] / max(total_income, 1e-12))
         # Share of earning households living mostly off markets (at least three-quarters of
         # income): the quantity the 2017 in-country survey asked about.
-        earning = income > 0
-        mostly_market = hh.income[:, IncomeSource.MARKET] >= 0.75 * income
-        rec.add(
-            "households_mostly_market_share",
-            np.count_nonzero(mostly_market & earning) / max(np.count_nonzero(earning), 1),
-        )
+        earning, mostly_market = earners.sum(axis=0)
+        rec.add("households_mostly_market_share", mostly_market / max(earning, 1))
         rec.add("gini_income", gini(income))
-        rec.add("cash_mean_usd", hh.cash.mean())
+        del income
+        money = by_province[:, sources].sum()
+        rec.add("cash_mean_usd", money / max(hh.n, 1))
         rec.add("cash_median_usd", median(hh.cash))
-        rec.add("money_in_circulation_usd", hh.cash.sum())
+        rec.add("money_in_circulation_usd", money)
         rec.add_groups(
-            "cash_mean_usd", group_mean(hh.province, geo.n, hh.cash), "province", geo.names
+            "cash_mean_usd",
+            mean_of_sums(by_province[:, sources], province_counts),
+            "province",
+            geo.names,
         )
         rec.add_groups(
             "cash_median_usd", _province_medians(hh.cash, hh.province, geo.n), "province", geo.names
         )
         rec.add_groups(
-            "cash_mean_usd",
-            group_mean(hh.kind, len(HouseholdKind), hh.cash),
-            "household_kind",
-            [label(k) for k in HouseholdKind],
+            "cash_mean_usd", mean_of_sums(by_kind[:, sources], kind_counts), "household_kind", kinds
         )
         created = destroyed = 0.0
         for (flow, debit, credit), amount in sorted(self.ledger.close_month().items()):

@@ -13,8 +13,16 @@ from numba import njit
 from scipy import stats
 
 from jangmadang import streams
-from jangmadang.kernels import bits64, in_blocks, indices_below, n_blocks, uniform32
+from jangmadang.kernels import (
+    bits64,
+    in_blocks,
+    indices_below,
+    n_blocks,
+    rank_weighted_sums,
+    uniform32,
+)
 from jangmadang.modules import loyalty_kernels as kernels
+from jangmadang.sim_kernels import economy_sums
 
 MASK = (1 << 64) - 1
 
@@ -319,6 +327,46 @@ def test_record_sums_match_bincount():
     for column, values in enumerate((h["loyalty"], compliance, np.ones(n))):
         want = np.bincount(adult_role, weights=values[h["adult"]], minlength=12)
         np.testing.assert_allclose(by_role[:, column], want, rtol=1e-12)
+
+
+# -- the economy's indicators -----------------------------------------------------------------
+
+
+def test_economy_sums_match_bincount():
+    rng = np.random.default_rng(6)
+    n = 5000
+    income = rng.gamma(1.0, 10.0, (n, 4)).astype(np.float32)
+    income[rng.random(n) < 0.2] = 0
+    income[rng.random(n) < 0.2, 1:] = 0  # market income only
+    cash = rng.gamma(1.0, 300.0, n)
+    province = np.sort(rng.integers(0, 12, n)).astype(np.int8)
+    kind = rng.integers(0, 8, n).astype(np.int8)
+    by_province = np.zeros((n_blocks(n), 12, 6))
+    by_kind = np.zeros((n_blocks(n), 8, 6))
+    earners = np.zeros((n_blocks(n), 2), dtype=np.int64)
+    total = np.empty(n)
+    in_blocks(
+        economy_sums, n, by_province, by_kind, earners, total, income, cash, province, kind, 1, 0.75
+    )
+    want_total = income.astype(np.float64).sum(axis=1)
+    np.testing.assert_allclose(total, want_total, rtol=1e-15)
+    for sums, codes, k in ((by_province, province, 12), (by_kind, kind, 8)):
+        sums = sums.sum(axis=0)
+        columns = [*income.astype(np.float64).T, cash, np.ones(n)]
+        for column, values in enumerate(columns):
+            want = np.bincount(codes, weights=values, minlength=k)
+            np.testing.assert_allclose(sums[:, column], want, rtol=1e-12)
+    earning = want_total > 0
+    mostly = earning & (income[:, 1] >= 0.75 * want_total)
+    np.testing.assert_array_equal(earners.sum(axis=0), [earning.sum(), mostly.sum()])
+
+
+@pytest.mark.parametrize("n", [0, 1, 10_001])
+def test_rank_weighted_sums_match_numpy(n):
+    ordered = np.sort(np.random.default_rng(7).gamma(1.0, 10.0, n))
+    total, weighted = rank_weighted_sums(ordered)
+    np.testing.assert_allclose(total, ordered.sum(), rtol=1e-12)
+    np.testing.assert_allclose(weighted, (np.arange(1, n + 1) * ordered).sum(), rtol=1e-12)
 
 
 # -- the whole model on one thread and on two --------------------------------------------------
