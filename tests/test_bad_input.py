@@ -785,3 +785,29 @@ def test_inherited_event_outside_a_narrowed_window_is_still_validated(tmp_path):
     for path in (parent, child):
         with pytest.raises(ScenarioError, match="world.border"):
             load_scenario(path)
+
+
+# --------------------------------------------------------------------------------------------
+# The command line's own parse errors follow the same one-line rule
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["ensemble", "baseline", "--runs", "abc"], "Invalid value for '--runs'"),
+        (["run", "--bogus"], "No such option: --bogus"),
+        (["show-scenario"], "Missing argument"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_parse_errors_are_one_line(args, says):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.output
+    assert "--help" in lines[0]
+
+
+def test_help_still_works():
+    assert CliRunner().invoke(app, ["run", "--help"]).exit_code == 0
+    assert "Usage" in CliRunner().invoke(app, []).output  # no command: the help

@@ -4,6 +4,7 @@ reason, and exits with code 2, no traceback)."""
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,11 +13,42 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from jangmadang.scenario import Problem, ScenarioError
 from jangmadang.store import ResultsStore, StoreError
 
+
+class OneLineErrors(TyperGroup):
+    """The command line's own parse errors (an unknown option, a value of the wrong type, a
+    missing argument) follow the rule every other mistake follows: one line, exit code 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            _print_error("aborted")
+            sys.exit(1)
+        except Exception as exc:
+            # Click's exceptions (vendored by newer Typer versions) carry these two.
+            if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `jangmadang` alone: the help
+                exc.show()
+                sys.exit(exc.exit_code)
+            message = " ".join(exc.format_message().split())
+            context = getattr(exc, "ctx", None)
+            if context is not None:
+                message += f" (see `{context.command_path} --help`)"
+            _print_error(message)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
