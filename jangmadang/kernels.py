@@ -64,6 +64,13 @@ def uniform32(key, i):
     return np.float32(np.int64(bits64(key, i) >> np.uint64(40))) * np.float32(2.0**-24)
 
 
+@njit
+def uniform64(key, i):
+    """A float64 uniform on [0, 1) for index ``i`` of stream ``key`` (the top 53 bits): for
+    probabilities too small for :func:`uniform32`'s steps of 2**-24 (6e-8)."""
+    return np.float64(np.int64(bits64(key, i) >> np.uint64(11))) * 2.0**-53
+
+
 @njit(cache=True)
 def indices_below(key, n, p):
     """The indices ``i < n`` whose ``uniform32(key, i)`` is below ``p``, ascending: who among

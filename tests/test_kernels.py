@@ -20,8 +20,10 @@ from jangmadang.kernels import (
     n_blocks,
     rank_weighted_sums,
     uniform32,
+    uniform64,
 )
 from jangmadang.modules import loyalty_kernels as kernels
+from jangmadang.modules.defection_kernels import mark_departures
 from jangmadang.sim_kernels import economy_sums
 
 MASK = (1 << 64) - 1
@@ -52,6 +54,14 @@ def draw(key, n):
     out = np.empty(n, dtype=np.float32)
     for i in range(n):
         out[i] = uniform32(key, i)
+    return out
+
+
+@njit
+def draw64(key, n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = uniform64(key, i)
     return out
 
 
@@ -93,6 +103,12 @@ def test_uniforms_are_uniform_and_independent():
     assert abs(np.corrcoef(u, other)[0, 1]) < bound  # the same person in another stream
     pairs = np.bincount((u[::2] * 10).astype(int) * 10 + (u[1::2] * 10).astype(int))
     assert stats.chisquare(pairs).pvalue > 1e-4  # neighbours jointly uniform on a 10 x 10 grid
+
+
+def test_uniform64_is_the_top_53_bits():
+    key = streams.key(1, "test", date(2020, 1, 1), "uniformity")
+    want = [(bits >> 11) / 2**53 for bits in splitmix64(int(key), 1000)]
+    np.testing.assert_array_equal(draw64(key, 1000), want)
 
 
 @pytest.mark.parametrize("n", [0, 1, 200_001])
@@ -327,6 +343,51 @@ def test_record_sums_match_bincount():
     for column, values in enumerate((h["loyalty"], compliance, np.ones(n))):
         want = np.bincount(adult_role, weights=values[h["adult"]], minlength=12)
         np.testing.assert_allclose(by_role[:, column], want, rtol=1e-12)
+
+
+# -- the defection hazard ----------------------------------------------------------------------
+
+
+def test_departures_match_their_numpy_formulation():
+    rng = np.random.default_rng(8)
+    n = 20_000
+    role_count = rng.integers(0, 3, (13, n)).astype(np.uint8)
+    role_count[:, rng.random(n) < 0.1] = 0  # nobody who could leave
+    roles = np.array([1, 2, 4, 7])
+    weight = np.array([1.0, 0.12, 0.02, 1.0])
+    province = rng.integers(0, 12, n).astype(np.int8)
+    relatives = (rng.random(n) < 0.2).astype(np.int8)
+    insecure = rng.random(n) < 0.3
+    loyalty = rng.random(n, dtype=np.float32)
+    cash = rng.gamma(1.0, 3000.0, n)
+    scale = 0.01 * rng.random(12)  # far above the real hazard, so many leave
+    pars = (6.0, 2.0, 1.0, 0.5, 0.3, 8000.0)
+    key = streams.key(1, "defection", date(2015, 1, 1), "departures")
+    leaving = np.ones(n, dtype=bool)
+    in_blocks(
+        mark_departures,
+        n,
+        leaving,
+        role_count,
+        roles,
+        weight,
+        province,
+        relatives,
+        insecure,
+        loyalty,
+        cash,
+        scale,
+        *pars,
+        key,
+    )
+    relatives_multiplier, insecure_multiplier, feedback, reference, later, cost = pars
+    hazard = weight @ role_count[roles] * scale[province]
+    hazard *= np.where(relatives > 0, relatives_multiplier, np.minimum(1, later + cash / cost))
+    hazard *= np.where(insecure, insecure_multiplier, 1)
+    hazard *= np.exp(feedback * (reference - loyalty.astype(np.float64)))
+    want = draw64(key, n) < -np.expm1(-hazard)
+    assert 100 < want.sum() < n // 2
+    np.testing.assert_array_equal(leaving, want)
 
 
 # -- the economy's indicators -----------------------------------------------------------------

@@ -25,9 +25,13 @@ from importlib import resources
 import numpy as np
 from pydantic import Field
 
+from jangmadang import streams
+from jangmadang.kernels import in_blocks
 from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.defection_kernels import mark_departures
 from jangmadang.modules.enforcement import Sentence
+from jangmadang.modules.loyalty import REFERENCE_LOYALTY
 from jangmadang.results import group_sum
 from jangmadang.state import Role
 
@@ -93,10 +97,12 @@ class Defection(Module):
         self._advance_registry()
         self._depart()
 
-    def _hazard_by_household(self) -> np.ndarray:
-        """Expected departures per household this month (sum of members' hazards)."""
+    def _leaving(self) -> np.ndarray:
+        """The households from whom someone leaves this month (one compiled pass over
+        households, ``defection_kernels.mark_departures``): the hazard is the sum of the
+        members' hazards."""
         sim, p, world = self.sim, self.pars, self.sim.pars.world
-        hh, counts = sim.households, sim.population.role_count
+        hh = sim.households
         border = {
             "open": 1.0,
             "restricted": p.restricted_multiplier,
@@ -104,25 +110,36 @@ class Defection(Module):
         }[world.border]
         years = sim.month.year - p.guard_reference_year + (sim.month.month - 1) / 12
         scale = p.base_hazard * border * np.exp(-p.guard_tightening_per_year * years)
-        province = _province_multipliers(sim.geography, p)
-
-        movers = _sum_rows(counts, FREE_ROLES) + p.tied_multiplier * _sum_rows(counts, TIED_ROLES)
-        movers += p.official_multiplier * _sum_rows(counts, OFFICIAL_ROLES)
-        hazard = movers * (scale * province[hh.province])
-        relatives = hh.relatives_abroad > 0
-        hazard[relatives] *= p.relatives_abroad_multiplier
-        hazard[hh.food_insecure] *= p.food_insecure_multiplier
-        hazard *= sim.loyalty.defection_multiplier()  # the less loyal leave more readily
-        # Relatives in the South pay the brokers; others need cash, or a broker who waits.
-        affordable = np.minimum(1.0, p.pay_later_share + hh.cash / p.trip_cost_usd)
-        hazard *= np.where(relatives, 1.0, affordable)
-        return hazard
+        weight = _role_weights(p)
+        roles = np.flatnonzero(weight)
+        leaving = np.empty(hh.n, dtype=bool)
+        in_blocks(
+            mark_departures,
+            hh.n,
+            leaving,
+            sim.population.role_count,
+            roles,
+            weight[roles],
+            hh.province,
+            hh.relatives_abroad,
+            hh.food_insecure,
+            hh.loyalty,
+            hh.cash,
+            scale * _province_multipliers(sim.geography, p),
+            p.relatives_abroad_multiplier,
+            p.food_insecure_multiplier,
+            sim.loyalty.pars.feedback_defection,  # as in Loyalty.defection_multiplier
+            REFERENCE_LOYALTY,
+            p.pay_later_share,
+            p.trip_cost_usd,
+            streams.key(sim.seed, self.name, sim.month, "departures"),
+        )
+        return np.flatnonzero(leaving)
 
     def _depart(self) -> None:
         sim, p = self.sim, self.pars
         hh = sim.households
-        hazard = self._hazard_by_household()
-        leaving = np.flatnonzero(self.rng.random(hh.n) < -np.expm1(-hazard))
+        leaving = self._leaving()
         if len(leaving) == 0:
             return
         persons = np.array([self._choose_member(h) for h in leaving], dtype=np.int64)
@@ -267,13 +284,6 @@ def _role_weights(p: DefectionParams) -> np.ndarray:
     weight[list(TIED_ROLES)] = p.tied_multiplier
     weight[list(OFFICIAL_ROLES)] = p.official_multiplier
     return weight  # dependants (children, the elderly) do not leave on their own
-
-
-def _sum_rows(counts: np.ndarray, roles) -> np.ndarray:
-    total = counts[roles[0]].astype(np.float64)
-    for role in roles[1:]:
-        total += counts[role]
-    return total
 
 
 def _empty_registry() -> dict[str, np.ndarray]:
