@@ -24,6 +24,7 @@ from jangmadang.kernels import (
 )
 from jangmadang.modules import loyalty_kernels as kernels
 from jangmadang.modules.defection_kernels import mark_departures
+from jangmadang.modules.food_kernels import buy_food
 from jangmadang.sim_kernels import economy_sums
 
 MASK = (1 << 64) - 1
@@ -388,6 +389,46 @@ def test_departures_match_their_numpy_formulation():
     want = draw64(key, n) < -np.expm1(-hazard)
     assert 100 < want.sum() < n // 2
     np.testing.assert_array_equal(leaving, want)
+
+
+# -- food purchases ----------------------------------------------------------------------------
+
+
+def test_food_purchases_match_their_numpy_formulation():
+    rng = np.random.default_rng(9)
+    n = 5000
+    size = rng.integers(1, 9, n).astype(np.int16)
+    abroad = (rng.random(n) < 0.1).astype(np.uint8)
+    detained = (rng.random(n) < 0.05).astype(np.uint8)
+    stock = np.where(rng.random(n) < 0.5, 0, 200 * rng.random(n)).astype(np.float32)
+    cash = rng.gamma(1.0, 30.0, n)
+    need_kg, price, budget_share, threshold = 14.5, 0.31, 0.9, 0.85
+    spend = np.empty(n)
+    got_stock, spending, insecure = stock.copy(), np.empty(n, np.float32), np.empty(n, bool)
+    in_blocks(
+        buy_food,
+        n,
+        spend,
+        got_stock,
+        spending,
+        insecure,
+        size,
+        abroad,
+        detained,
+        cash,
+        need_kg,
+        price,
+        budget_share,
+        threshold,
+    )
+    need = need_kg * (size - abroad - detained).astype(np.float32)
+    from_stock = np.minimum(stock, need)
+    bought = np.minimum(need - from_stock, cash * budget_share / price)
+    np.testing.assert_array_equal(got_stock, stock - from_stock)
+    np.testing.assert_array_equal(spend, bought * price)
+    np.testing.assert_array_equal(spending, (bought * price).astype(np.float32))
+    np.testing.assert_array_equal(insecure, bought + from_stock < need * np.float32(threshold))
+    assert 0 < insecure.sum() < n
 
 
 # -- the economy's indicators -----------------------------------------------------------------

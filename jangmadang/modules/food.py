@@ -17,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from jangmadang.kernels import in_blocks
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.food_kernels import buy_food
 from jangmadang.results import group_mean
 from jangmadang.state import HouseholdKind, Role, label
 
@@ -76,8 +78,8 @@ class Food(Module):
     def step(self) -> None:
         sim, p = self.sim, self.pars
         hh, ledger = sim.households, sim.ledger
-        present = sim.population.present()
         if sim.month.month == HARVEST_MONTH:
+            present = sim.population.present()
             self.harvest_index = float(
                 np.exp(p.harvest_sd * self.rng.standard_normal() - p.harvest_sd**2 / 2)
             )
@@ -97,23 +99,27 @@ class Food(Module):
             * supply ** (-p.price_supply_flexibility)
         )
 
-        # Household-length arrays are reused in place (float32 kg, float64 USD as before).
-        need = p.need_kg_per_person * present.astype(np.float32)
-        eaten_from_stock = np.minimum(hh.food_stock, need)
-        hh.food_stock -= eaten_from_stock
-        shortfall = need - eaten_from_stock
-        budget = np.multiply(hh.cash, p.max_food_budget_share)
-        budget /= self.price
-        bought = np.minimum(shortfall, budget, out=budget)
-        del shortfall
-        spend = bought * self.price
+        # One compiled pass over households; the ledger debits what they spent.
+        spend = np.empty(hh.n)
+        counts = sim.population.role_count
+        in_blocks(
+            buy_food,
+            hh.n,
+            spend,
+            hh.food_stock,
+            hh.spending,
+            hh.food_insecure,
+            hh.size,
+            counts[Role.ABROAD],
+            counts[Role.DETAINED],
+            hh.cash,
+            p.need_kg_per_person,
+            self.price,
+            p.max_food_budget_share,
+            p.insecure_threshold,
+        )
         self.spending = ledger.pay("food_purchase", HOUSEHOLDS, "market", spend)
-        hh.spending[:] = spend
         del spend
-        eaten = np.add(bought, eaten_from_stock, out=bought)
-        need *= p.insecure_threshold
-        np.less(eaten, need, out=hh.food_insecure)
-        del need, eaten, eaten_from_stock
 
         ledger.pay("grain_imports", "market", "abroad", self.spending * imports / supply)
         farm = sim.population.rural

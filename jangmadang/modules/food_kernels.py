@@ -1,0 +1,49 @@
+"""Compiled kernel of the food module: every household's meals and purchases in one pass.
+
+``buy_food`` works on a range of fixed blocks of households; ``kernels.in_blocks`` runs it on
+several threads with the same results (see ``jangmadang.kernels``). Its NumPy formulation is in
+``tests/test_kernels.py``, which checks the two agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from jangmadang.kernels import BLOCK
+
+
+@njit(nogil=True, cache=True)
+def buy_food(
+    first_block,
+    end_block,
+    spend,
+    food_stock,
+    spending,
+    food_insecure,
+    size,
+    abroad,
+    detained,
+    cash,
+    need_kg,
+    price,
+    budget_share,
+    threshold,
+):
+    """For the households in blocks ``first_block .. end_block - 1``: the members at home
+    (``size`` less those ``abroad`` and ``detained``) need ``need_kg`` each (float32). A
+    household eats from ``food_stock`` first, then buys the shortfall at ``price`` with up to
+    ``budget_share`` of its cash: ``spend[h]`` (USD, float64, for the ledger to debit) and
+    ``spending[h]`` (float32). It is food-insecure when it eats less than ``threshold`` of its
+    need."""
+    n = len(size)
+    kg, share = np.float32(need_kg), np.float32(threshold)
+    for b in range(first_block, end_block):
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            need = kg * np.float32(np.int64(size[h]) - abroad[h] - detained[h])
+            from_stock = min(food_stock[h], need)
+            food_stock[h] -= from_stock
+            bought = min(np.float64(need - from_stock), cash[h] * budget_share / price)
+            spend[h] = bought * price
+            spending[h] = spend[h]
+            food_insecure[h] = bought + from_stock < need * share
