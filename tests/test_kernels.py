@@ -25,6 +25,7 @@ from jangmadang.kernels import (
 from jangmadang.modules import loyalty_kernels as kernels
 from jangmadang.modules.defection_kernels import mark_departures
 from jangmadang.modules.food_kernels import buy_food
+from jangmadang.modules.patronage_kernels import set_capacity
 from jangmadang.sim_kernels import economy_sums
 
 MASK = (1 << 64) - 1
@@ -429,6 +430,26 @@ def test_food_purchases_match_their_numpy_formulation():
     np.testing.assert_array_equal(spending, (bought * price).astype(np.float32))
     np.testing.assert_array_equal(insecure, bought + from_stock < need * np.float32(threshold))
     assert 0 < insecure.sum() < n
+
+
+# -- patronage capacity ------------------------------------------------------------------------
+
+
+def test_capacity_matches_add_at():
+    rng = np.random.default_rng(10)
+    n, ties = 3000, 2000
+    donju = rng.integers(0, n, ties)  # some donju with several ties
+    kind = rng.integers(0, 3, ties).astype(np.int8)
+    strength = rng.random(ties, dtype=np.float32)
+    capacity = rng.random(n, dtype=np.float32)
+    favours = set_capacity(capacity, donju, kind, strength, 0, 0.5, 0.5, 0.2)
+    lease = kind == 0
+    favoured = lease & (strength >= 0.5)
+    want = np.zeros(n, dtype=np.float32)
+    np.add.at(want, donju[lease], 0.5)
+    np.add.at(want, donju[favoured], 0.2)
+    np.testing.assert_array_equal(capacity, want)
+    assert favours == favoured.sum() > 0
 
 
 # -- the economy's indicators -----------------------------------------------------------------

@@ -31,6 +31,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
+from jangmadang.modules.patronage_kernels import set_capacity
 from jangmadang.results import group_mean
 from jangmadang.state import (
     CADRE_ROLES,
@@ -157,15 +158,23 @@ class Patronage(Module):
         to_factory = np.zeros_like(due)
         to_factory[0] = p.rent_to_factory_share * due[0]
         cadre_household = self.sim.people.household[self.cadre]
-        ledger.pay("rent_to_factory", HOUSEHOLDS, "state", to_factory[0], debit_idx=self.donju)
-        for i, payment in enumerate(PAYMENTS):
+        ledger.pay(
+            "rent_to_factory",
+            HOUSEHOLDS,
+            "state",
+            to_factory[0, lease],
+            debit_idx=self.donju[lease],
+        )
+        kinds = (lease, lease, self.kind == SECRETARY_TIE, self.kind == OFFICIAL_TIE)
+        for i, (payment, rows) in enumerate(zip(PAYMENTS, kinds, strict=True)):
+            # Only the ties that owe this payment: the ledger's scattered updates are the cost.
             ledger.pay(
                 payment,
                 HOUSEHOLDS,
                 HOUSEHOLDS,
-                due[i] - to_factory[i],
-                debit_idx=self.donju,
-                credit_idx=cadre_household,
+                due[i, rows] - to_factory[i, rows],
+                debit_idx=self.donju[rows],
+                credit_idx=cadre_household[rows],
                 source=IncomeSource.PATRONAGE,
             )
             self.paid[payment] = float(due[i].sum())
@@ -181,7 +190,9 @@ class Patronage(Module):
         sim, p, ent, rng = self.sim, self.pars, self.sim.enterprises, self.rng
         hh = sim.households
         leasing = self.donju[self.kind == MANAGER_TIE]
-        looking = donju[(rng.random(len(donju)) < p.lease_search_rate) & ~np.isin(donju, leasing)]
+        looking = donju[
+            (rng.random(len(donju)) < p.lease_search_rate) & ~np.isin(donju, leasing, kind="table")
+        ]
         if len(looking) == 0 or ent.n == 0:
             return
         takings = np.maximum(hh.income[looking, IncomeSource.MARKET].astype(np.float64), 0)
@@ -215,8 +226,8 @@ class Patronage(Module):
         if len(donju) == 0 or ent.n == 0:
             return
         secretary_wage = sim.official_economy.wage_by_role()[Role.PARTY_SECRETARY]
-        manager_income = self._income_of(ent.manager)
-        secretary_income = secretary_wage + self._income_of(ent.secretary)
+        manager_income, secretary_income = self._income_of(np.stack([ent.manager, ent.secretary]))
+        secretary_income += secretary_wage
         # The further the manager's takings outgrow the secretary's, the harder he courts.
         excess = manager_income / (p.eclipse_ratio * secretary_income) - 1
         urge = p.courting_rate * np.clip(excess, 0, 1) * (ent.secretary >= 0)
@@ -254,7 +265,8 @@ class Patronage(Module):
         hh, people, enforcement = sim.households, sim.people, sim.enforcement
         protected = self.donju[self.kind == OFFICIAL_TIE]
         looking = donju[
-            (rng.random(len(donju)) < p.protection_search_rate) & ~np.isin(donju, protected)
+            (rng.random(len(donju)) < p.protection_search_rate)
+            & ~np.isin(donju, protected, kind="table")
         ]
         if len(looking) == 0:
             return
@@ -295,12 +307,16 @@ class Patronage(Module):
     def _set_capacity(self) -> None:
         """Leases and favours raise the donju's selling capacity next month."""
         p, hh = self.pars, self.sim.households
-        hh.patronage_capacity[:] = 0
-        lease = self.kind == MANAGER_TIE
-        favoured = lease & (self.strength >= p.favour_strength)
-        np.add.at(hh.patronage_capacity, self.donju[lease], p.lease_capacity_gain)
-        np.add.at(hh.patronage_capacity, self.donju[favoured], p.favour_capacity_gain)
-        self.favours = int(favoured.sum())
+        self.favours = set_capacity(
+            hh.patronage_capacity,
+            self.donju,
+            self.kind,
+            self.strength,
+            MANAGER_TIE,
+            p.favour_strength,
+            p.lease_capacity_gain,
+            p.favour_capacity_gain,
+        )
 
     # -- shared with other modules ---------------------------------------------------------------
 
@@ -308,7 +324,7 @@ class Patronage(Module):
         """Whether each household has a protector: a donju with ties, or a tied cadre's
         household (all-ssam partners shield each other)."""
         tied = np.concatenate([self.donju, self.sim.people.household[self.cadre]])
-        return np.isin(households, tied)
+        return np.isin(households, tied, kind="table")
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -332,7 +348,7 @@ class Patronage(Module):
 
     def _inspection_base(self, households: np.ndarray) -> np.ndarray:
         p = self.pars
-        out_of_favour = np.isin(households, self.disfavoured)
+        out_of_favour = np.isin(households, self.disfavoured, kind="table")
         return p.inspection_rate * np.where(out_of_favour, p.disfavour_inspection_multiplier, 1.0)
 
     def _expected_penalty(self) -> float:
@@ -350,7 +366,7 @@ class Patronage(Module):
 
     def _income_of(self, cadres: np.ndarray) -> np.ndarray:
         """Each cadre's takings from ties this month (0 for -1 or a cadre without ties)."""
-        totals = np.zeros(len(cadres))
+        totals = np.zeros(cadres.shape)
         if len(self.cadre) == 0:
             return totals
         holders, row_holder = np.unique(self.cadre, return_inverse=True)
@@ -387,16 +403,16 @@ class Patronage(Module):
         rec.add("secretary_refusals", self.refused)
 
         donju = np.flatnonzero(hh.kind == HouseholdKind.DONJU)
-        tied = np.isin(donju, self.donju).astype(np.int8)
+        tied = np.isin(donju, self.donju, kind="table").astype(np.int8)
         takings = hh.income[donju, IncomeSource.MARKET].astype(np.float64)
         rec.add_groups("donju_income_usd", group_mean(tied, 2, takings), "tied", ["untied", "tied"])
-        with_secretary = np.isin(donju, self.donju[self.kind == SECRETARY_TIE])
+        with_secretary = np.isin(donju, self.donju[self.kind == SECRETARY_TIE], kind="table")
         rec.add("donju_secretary_tie_share", with_secretary.mean() if len(donju) else np.nan)
 
         cadres = np.flatnonzero(np.isin(people.role, CADRE_ROLES))
         cadre_household = people.household[cadres]
         income = hh.income[cadre_household].sum(axis=1, dtype=np.float64)
-        cadre_tied = np.isin(cadres, self.cadre).astype(np.int8)
+        cadre_tied = np.isin(cadres, self.cadre, kind="table").astype(np.int8)
         rec.add_groups(
             "cadre_household_income_usd",
             group_mean(cadre_tied, 2, income),
