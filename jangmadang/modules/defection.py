@@ -31,7 +31,6 @@ from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.defection_kernels import mark_departures
 from jangmadang.modules.enforcement import Sentence
-from jangmadang.modules.loyalty import REFERENCE_LOYALTY
 from jangmadang.results import group_sum
 from jangmadang.state import Role
 
@@ -128,8 +127,7 @@ class Defection(Module):
             scale * _province_multipliers(sim.geography, p),
             p.relatives_abroad_multiplier,
             p.food_insecure_multiplier,
-            sim.loyalty.pars.feedback_defection,  # as in Loyalty.defection_multiplier
-            REFERENCE_LOYALTY,
+            *sim.loyalty.defection_feedback(),
             p.pay_later_share,
             p.trip_cost_usd,
             streams.key(sim.seed, self.name, sim.month, "departures"),

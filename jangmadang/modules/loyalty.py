@@ -344,10 +344,10 @@ class Loyalty(Module):
         loyalty = self.sim.people.loyalty
         loyalty[persons] = np.minimum(1.0, loyalty[persons] * (1 + self.pars.gift_effect))
 
-    def defection_multiplier(self) -> np.ndarray:
-        """Per household: how much less loyal households are more likely to leave."""
-        p = self.pars
-        return np.exp(p.feedback_defection * (REFERENCE_LOYALTY - self.sim.households.loyalty))
+    def defection_feedback(self) -> tuple[float, float]:
+        """How much less loyal households are more likely to leave, as (strength, reference):
+        the defection hazard is multiplied by exp(strength x (reference - household loyalty))."""
+        return self.pars.feedback_defection, REFERENCE_LOYALTY
 
     def career_weight(self, persons: np.ndarray) -> np.ndarray:
         """How much an official values career credit or fears exposure, by loyalty (1 at the
