@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import uuid
+from collections import defaultdict
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,7 +253,7 @@ def load(path: str | Path, *, check_money: bool | None = None) -> Sim:
     sim.ledger = Ledger(sim.households.cash, sim.households.income)
     for name, value in manifest["ledger"].items():
         setattr(sim.ledger, name, _decode(value, arrays))
-    sim.ledger.flows = _defaultdict_float(sim.ledger.flows)
+    sim.ledger.flows = defaultdict(float, sim.ledger.flows)
     for name, value in manifest["sim"].items():
         setattr(sim, name, _decode(value, arrays))
     if check_money is not None:
@@ -307,20 +308,8 @@ def _decode(value: Any, arrays: _ArrayReader) -> Any:
     if tag == "set":
         return {_decode(v, arrays) for v in value["set"]}
     if tag == "dict":
-        return {_hashable(_decode(k, arrays)): _decode(v, arrays) for k, v in value["dict"]}
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in value["dict"]}
     raise SnapshotError(f"unknown value tag {tag!r} in a snapshot manifest")
-
-
-def _hashable(key: Any) -> Any:
-    return tuple(_hashable(k) for k in key) if isinstance(key, list | tuple) else key
-
-
-def _defaultdict_float(values: dict):
-    from collections import defaultdict
-
-    flows = defaultdict(float)
-    flows.update(values)
-    return flows
 
 
 def _recorder_rows(path: Path) -> dict[str, list]:

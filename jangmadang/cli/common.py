@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
 from jangmadang.scenario import Problem, ScenarioError
@@ -64,6 +65,18 @@ OPTION_FOR_KEY = {
     "start": "--start",
     "end": "--end",
 }
+
+
+def progress_bar(label: str = "{task.description}") -> Progress:
+    """The commands' progress bar: label, bar, steps done of all, time; gone when it ends."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 class InputError(Exception):

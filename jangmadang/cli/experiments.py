@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jangmadang.cli.common import (
@@ -22,6 +21,7 @@ from jangmadang.cli.common import (
     app,
     check_out,
     console,
+    progress_bar,
     reported_errors,
 )
 from jangmadang.scenario import Problem, ScenarioError, events_of
@@ -59,14 +59,7 @@ def _reported():
 @contextmanager
 def _progress(label: str):
     """A progress bar that appears with the first step, so a refused input prints nothing."""
-    bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    bar = progress_bar(label)
     task = None
 
     def update(done: int, total: int) -> None:

@@ -7,10 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jangmadang.cli.common import InputError, Out, app, check_out, console, reported_errors
+from jangmadang.cli.common import (
+    InputError,
+    Out,
+    app,
+    check_out,
+    console,
+    progress_bar,
+    reported_errors,
+)
 from jangmadang.results import format_value, national_summary
 from jangmadang.scenario import available_scenarios, load_scenario
 from jangmadang.sim import Sim, run_overrides
@@ -122,14 +129,7 @@ def _run_and_store(
             store.checkpointed(run_id, format_month(s.month))
 
     try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with progress_bar() as progress:
             task = progress.add_task("months", total=len(sim.months))
             sim.run(
                 progress=lambda done, total: progress.update(
