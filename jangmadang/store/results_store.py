@@ -191,6 +191,22 @@ class ResultsStore:
             ).df()
         return members.assign(results_path=[str(self._results(r)) for r in members.run_id])
 
+    def ensembles(self) -> pd.DataFrame:
+        """Every catalogued ensemble, oldest first, with its number of completed ``members``
+        (the dashboard lists them beside the runs)."""
+        columns = ["ensemble_id", "scenario", "scenario_hash", "base_seed", "created_at"]
+        empty = pd.DataFrame(columns=[*columns, "members"])
+        if not self.catalog.is_file():
+            return empty
+        with self._catalog(write=False) as con:
+            if "ensemble_members" not in present_tables(con):
+                return empty
+            return con.execute(
+                "SELECT e.*, (SELECT count(*) FROM ensemble_members m JOIN runs r USING (run_id) "
+                "WHERE m.ensemble_id = e.ensemble_id AND r.status = 'completed') AS members "
+                "FROM ensembles e ORDER BY e.created_at, e.ensemble_id"
+            ).df()[[*columns, "members"]]
+
     # -- reading ----------------------------------------------------------------------------
 
     def verify_catalog(self) -> None:
