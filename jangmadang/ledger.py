@@ -42,6 +42,10 @@ class Ledger:
         self._initial_total: float | None = None
         self._volume = 0.0
 
+    def rebind(self, cash: np.ndarray, income: np.ndarray) -> None:
+        """Follow the households' arrays after the population was rebuilt (same total)."""
+        self.cash, self.income = cash, income
+
     def open(self, name: str, external: bool = False, balance: float = 0.0) -> None:
         """Open a scalar account; ``external`` makes it a declared source/sink of money."""
         if name in self.balances or name == HOUSEHOLDS:

@@ -17,6 +17,7 @@ from jangmadang.timeline import month_index
 if TYPE_CHECKING:
     from jangmadang.results import Recorder
     from jangmadang.sim import Sim
+    from jangmadang.state import Renumbering
 
 
 class ParameterModel(BaseModel):
@@ -57,3 +58,8 @@ class Module:
     def role_changed(self, persons: np.ndarray, role: int) -> None:
         """Called by ``population.set_role`` after ``persons`` (ascending) took ``role``, so a
         module can drop state that belonged to their old role."""
+
+    def renumbered(self, change: Renumbering) -> None:
+        """Called after the yearly rebuild of the population moved persons and households
+        (``demography``): a module keeping person or household indices, or per-household
+        arrays outside ``sim.households``, brings them to the new numbering here."""

@@ -240,7 +240,7 @@ def _what_was_run(subject: Stored) -> str:
         (
             "Population",
             f"{scenario.population.size:,} simulated persons, 1 in {1 / scale:,.0f} of the "
-            f"{scenario.population.full_size:,} inhabitants",
+            f"{scenario.population.size_at_full_scale:,} inhabitants",
         ),
         (
             "Months",

@@ -34,6 +34,7 @@ from pydantic import (
 
 from jangmadang.module import ParameterModel
 from jangmadang.modules.defection import DefectionParams
+from jangmadang.modules.demography import DemographyParams, projected_population
 from jangmadang.modules.enforcement import EnforcementParams
 from jangmadang.modules.enterprises import EnterprisesParams
 from jangmadang.modules.food import FoodParams
@@ -59,6 +60,7 @@ class Parameters(ParameterModel):
 
     world: WorldParams = Field(default_factory=WorldParams)
     population: PopulationParams = Field(default_factory=PopulationParams)
+    demography: DemographyParams = Field(default_factory=DemographyParams)
     enforcement: EnforcementParams = Field(default_factory=EnforcementParams)
     official_economy: OfficialEconomyParams = Field(default_factory=OfficialEconomyParams)
     food: FoodParams = Field(default_factory=FoodParams)
@@ -117,6 +119,8 @@ class Scenario(Parameters):
         # narrowed later (by a child scenario or a run option) keeps inherited events valid.
         check_dates = not (info.context or {}).get(EVENT_DATES_CHECKED, False)
         problems = _window_problems(self) or _event_problems(self, check_dates)
+        if not problems:
+            problems = _size_problems(self)
         if problems:
             raise ValueError("\n".join(f"{key}: {reason}" for key, reason in problems))
         self._schedule = _build_schedule(self)
@@ -177,6 +181,35 @@ def _window_problems(s: Scenario) -> list[tuple[str, str]]:
     if s.end < s.start:
         return [("end", f"{format_month(s.end)} is before start {format_month(s.start)}")]
     return []
+
+
+def _size_problems(s: Scenario) -> list[tuple[str, str]]:
+    """Fix the population at 1:1 (the census projected to the first simulated month, unless
+    ``population.full_size`` gives it) and check the run's size against it."""
+    population = s.population
+    first = s.burn_in[0] if s.burn_in else s.start
+    full = population.full_size or _projected(s.demography, s.loyalty.marriage_rate, first)
+    population.set_full_size(full)
+    if population.persons is not None and population.persons > full:
+        return [
+            (
+                "population.persons",
+                f"persons ({population.persons}) exceeds full_size ({full}), the population "
+                f"at 1:1 in {format_month(first)}",
+            )
+        ]
+    return []
+
+
+_PROJECTIONS: dict[str, int] = {}
+
+
+def _projected(demography: DemographyParams, marriage_rate: float, month: date) -> int:
+    """``projected_population``, remembered: scenarios are validated many times over."""
+    key = f"{demography.model_dump_json()}|{marriage_rate}|{month}"
+    if key not in _PROJECTIONS:
+        _PROJECTIONS[key] = projected_population(demography, marriage_rate, month)
+    return _PROJECTIONS[key]
 
 
 def _event_problems(s: Scenario, check_dates: bool = True) -> list[tuple[str, str]]:
@@ -240,7 +273,10 @@ def _build_schedule(s: Scenario) -> list[Parameters]:
 
     for event in s.events:
         params_in(event.start)
-    return [params_in(month) for month in s.months]
+    schedule = [params_in(month) for month in s.months]
+    for params in cache.values():
+        params.population.set_full_size(s.population.size_at_full_scale)
+    return schedule
 
 
 def _apply_events(base: dict, events: list[Event], active: tuple[int, ...]) -> Parameters:

@@ -51,7 +51,7 @@ from jangmadang.timeline import format_month
 if TYPE_CHECKING:
     from jangmadang.sim import Sim
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: structs record their inherited fields (demography)
 MANIFEST = "manifest.json"
 NOT_STATE = {"sim", "rng"}  # a module's owner and this month's stream: rebuilt, never saved
 SIM_VALUES = ("t", "steps_done", "month", "wall_seconds", "check_money")
@@ -121,6 +121,7 @@ def _encode_struct(struct: ArrayStruct, arrays: _ArrayWriter, owner: str) -> dic
     return {
         "n": struct.n,
         "fields": {k: arrays.add(v, f"{owner}.{k}") for k, v in struct.fields.items()},
+        "inherited": sorted(struct.inherited),
     }
 
 
@@ -287,7 +288,7 @@ class _ArrayReader:
 def _decode_struct(entry: dict, arrays: _ArrayReader) -> ArrayStruct:
     struct = ArrayStruct(entry["n"])
     for name, value in entry["fields"].items():
-        struct.set(name, arrays.get(value["array"]))
+        struct.set(name, arrays.get(value["array"]), inherit=name in entry["inherited"])
     return struct
 
 

@@ -6,6 +6,7 @@ No Python object exists per person or household. Modules declare the arrays they
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
@@ -17,27 +18,57 @@ class ArrayStruct:
     def __init__(self, n: int):
         self.n = int(n)
         self.fields: dict[str, np.ndarray] = {}
+        self.inherited: set[str] = set()  # fields a new row copies from the row it came from
 
-    def add(self, name: str, dtype, fill=0, columns: int | None = None) -> np.ndarray:
-        """Declare a field; ``columns`` makes it a 2-D (n, columns) array."""
+    def add(
+        self, name: str, dtype, fill=0, columns: int | None = None, inherit: bool = False
+    ) -> np.ndarray:
+        """Declare a field; ``columns`` makes it a 2-D (n, columns) array. ``inherit``: a row
+        created later (a newborn, a new household) copies the value of the row it came from
+        (the mother, the groom's household) instead of starting at zero."""
         if name in self.fields:
             raise ValueError(f"state field {name!r} declared twice")
         shape = self.n if columns is None else (self.n, columns)
         array = np.full(shape, fill, dtype=dtype)
         self.fields[name] = array
+        if inherit:
+            self.inherited.add(name)
         return array
 
-    def set(self, name: str, array: np.ndarray) -> None:
+    def set(self, name: str, array: np.ndarray, inherit: bool = False) -> None:
         """Declare a field from an array computed elsewhere (its length must match)."""
         if len(array) != self.n:
             raise ValueError(f"field {name!r} has {len(array)} rows, expected {self.n}")
         self.fields[name] = array
+        if inherit:
+            self.inherited.add(name)
+
+    def rearrange(self, source: np.ndarray, new_rows: np.ndarray, origin: np.ndarray) -> None:
+        """Rebuild every field in a new row order: row ``i`` takes old row ``source[i]``,
+        except ``new_rows``, which start at zero or, for inherited fields, copy old row
+        ``origin`` (aligned with ``new_rows``). Used by the yearly rebuild of the population."""
+        for name, old in self.fields.items():
+            new = np.take(old, source, axis=0)
+            new[new_rows] = old[origin] if name in self.inherited else 0
+            self.fields[name] = new
+        self.n = len(source)
 
     def __getattr__(self, name: str) -> np.ndarray:
         try:
             return self.__dict__["fields"][name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value) -> None:
+        """``hh.spending += x`` assigns the field back: keep it in ``fields``, not beside it
+        (a copy beside it would go stale when the rows are rearranged)."""
+        fields = self.__dict__.get("fields")
+        if fields is not None and name in fields:
+            if len(value) != self.n:
+                raise ValueError(f"field {name!r} has {len(value)} rows, expected {self.n}")
+            fields[name] = value
+        else:
+            object.__setattr__(self, name, value)
 
     @property
     def nbytes(self) -> int:
@@ -59,6 +90,11 @@ class Role(IntEnum):
     INMINBAN_HEAD = 9  # head of a neighbourhood watch unit
     ABROAD = 10  # left the country: in transit through China or settled in South Korea
     DETAINED = 11  # caught and sent back; held in a labour camp
+    DECEASED = 12  # died this year; the row goes at the yearly rebuild of the population
+
+
+# Persons who are not at home: they neither eat, earn nor take part in the inminban's life.
+AWAY_ROLES = (Role.ABROAD, Role.DETAINED, Role.DECEASED)
 
 
 CADRE_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL)
@@ -92,6 +128,7 @@ ROLE_TO_KIND = np.array(
         HouseholdKind.INMINBAN_HEAD,
         HouseholdKind.DEPENDANT,  # abroad: no longer part of the household's life at home
         HouseholdKind.DEPENDANT,  # detained
+        HouseholdKind.DEPENDANT,  # deceased
     ],
     dtype=np.int8,
 )
@@ -106,6 +143,12 @@ class AgeBand(IntEnum):
 
 
 WORKING_AGE = (AgeBand.YOUNG, AgeBand.ADULT, AgeBand.MIDDLE)
+AGE_BAND_STARTS = np.array([15, 30, 45, 60])  # first year of age of each band after CHILD
+
+
+def age_bands(years: np.ndarray) -> np.ndarray:
+    """The age band (int8) of each age in completed years."""
+    return np.searchsorted(AGE_BAND_STARTS, years, side="right").astype(np.int8)
 
 
 def label(enum_member: IntEnum) -> str:
@@ -149,3 +192,25 @@ def count_runs(ascending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(np.r_[True, ascending[1:] != ascending[:-1]])
     counts = np.diff(np.r_[starts, len(ascending)])
     return ascending[starts], counts.astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Renumbering:
+    """How the yearly rebuild of the population moved rows (``Module.renumbered``)."""
+
+    person: np.ndarray  # old person -> new index, -1 for the dead
+    household: np.ndarray  # old household -> new index, -1 for a dissolved one
+    household_source: np.ndarray  # new household -> the old one it continues (new: the groom's)
+    created: np.ndarray  # households formed this year (new indices)
+
+    def persons(self, old: np.ndarray) -> np.ndarray:
+        return self.person[old]
+
+    def households(self, old: np.ndarray) -> np.ndarray:
+        return self.household[old]
+
+    def per_household(self, values: np.ndarray, fill=0) -> np.ndarray:
+        """A per-household array in the new order; households formed this year get ``fill``."""
+        new = values[self.household_source]
+        new[self.created] = fill
+        return new

@@ -118,15 +118,15 @@ FILE_CASES = {
     "month_13": ('start = "2012-13"\n', "start", "expected a month written YYYY-MM"),
     "month_with_slash": ('end = "12/2012"\n', "end", "expected a month written YYYY-MM"),
     "month_as_number": ("start = 2012\n", "start", "expected a month written YYYY-MM"),
-    "age_band_shares_do_not_sum_to_one": (
-        WINDOW + "[population]\nage_band_shares = [0.5, 0.5, 0.5, 0.1, 0.1]\n",
-        "population.age_band_shares",
+    "cadre_kind_shares_do_not_sum_to_one": (
+        WINDOW + "[population]\ncadre_kind_shares = [0.5, 0.5, 0.5]\n",
+        "population.cadre_kind_shares",
         "summing to 1",
     ),
-    "age_band_shares_wrong_length": (
-        WINDOW + "[population]\nage_band_shares = [0.5, 0.5]\n",
-        "population.age_band_shares",
-        "5 non-negative shares",
+    "cadre_kind_shares_wrong_length": (
+        WINDOW + "[population]\ncadre_kind_shares = [0.5, 0.5]\n",
+        "population.cadre_kind_shares",
+        "3 non-negative shares",
     ),
     "cadre_kind_shares_negative": (
         WINDOW + "[population]\ncadre_kind_shares = [1.2, -0.1, -0.1]\n",
@@ -339,8 +339,8 @@ def test_section_check_in_child_names_the_child_and_the_field(tmp_path):
     write(tmp_path / "parent.toml", WINDOW + "[population]\nscale = 0.001\n")
     child = write(tmp_path / "child.toml", 'extends = "parent"\n[population]\npersons = 30000000\n')
     rejected(child, "population.persons", "exceeds full_size")
-    child.write_text('extends = "parent"\n[population]\nage_band_shares = [1.0, 1.0, 0, 0, 0]\n')
-    rejected(child, "population.age_band_shares", "summing to 1")
+    child.write_text('extends = "parent"\n[population]\ncadre_kind_shares = [1.0, 1.0, 0]\n')
+    rejected(child, "population.cadre_kind_shares", "summing to 1")
 
 
 def test_child_event_is_named_by_its_index_in_the_child(tmp_path):
@@ -439,7 +439,7 @@ SHARES = [
     "world.trade_when_closed",
     "official_economy.ration_delivery_prob",
     "population.urban_share",
-    "population.female_share",
+    "demography.new_household_share",
 ]
 outside_unit = st.one_of(  # finite: infinities and NaN have their own test
     st.floats(max_value=0.0, exclude_max=True, allow_infinity=False),

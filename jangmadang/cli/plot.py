@@ -46,6 +46,7 @@ def plot(
     from jangmadang.experiments.checks import BadInput
     from jangmadang.experiments.ensemble import plot_ensemble_figure
     from jangmadang.plotting import DEFAULT_INDICATORS, FORMATS, figure_name, plot_run
+    from jangmadang.pyramid import PYRAMID
 
     store = ResultsStore(out)
     name = figure_name(indicators) if indicators else "plot.png"
@@ -57,6 +58,9 @@ def plot(
             return
         if month is not None:
             raise InputError(f"--month {month!r}: chooses the month of a map; give --map too")
+        if indicators and PYRAMID in indicators:
+            _pyramid(store, run_id, indicators, file)
+            return
         if store.catalog.is_file() and not store.ensemble_members(run_id).empty:
             target = file or store.out / "ensembles" / run_id / name
             try:
@@ -113,6 +117,34 @@ def _map(
     target = file or stored.folder / f"map-{indicator}-{format_month(when)}.png"
     png = plot_map(values, target, *map_title(indicator, when, stored.title))
     console.print(f"map      {png}", soft_wrap=True)
+
+
+def _pyramid(store: ResultsStore, run_id: str, indicators: list[str], file: Path | None) -> None:
+    """A run's population pyramid, its first and last year (``pyramid.png``)."""
+    from jangmadang.pyramid import PYRAMID, plot_pyramid
+
+    if len(indicators) > 1:
+        others = " ".join(i for i in indicators if i != PYRAMID)
+        raise InputError(f"{PYRAMID}: a figure of its own; plot {others} separately")
+    if store.catalog.is_file() and not store.ensemble_members(run_id).empty:
+        raise InputError(f"{PYRAMID}: draw it for one run of ensemble {run_id}")
+    try:
+        results = store.load(run_id)
+        stored = store.scenario(run_id)
+    except UnknownRun:
+        raise unknown_id(store, run_id) from None
+    try:
+        png = plot_pyramid(
+            results,
+            file or store.run_dir(run_id) / "pyramid.png",
+            title=f"{stored.name} ({run_id}): population pyramid",
+            scale=stored.population.effective_scale,
+        )
+    except KeyError:
+        raise InputError(
+            f"run {run_id} has no population by sex and age (stored by an older version)"
+        ) from None
+    console.print(f"plot     {png}", soft_wrap=True)
 
 
 def unknown_id(store: ResultsStore, run_id: str, name: str = "run id") -> InputError:

@@ -2,24 +2,27 @@
 
 Order matters and is documented in docs/ODD.md (process overview and scheduling):
 
-1. population        builds persons, households, inminban and roles (no monthly change yet)
-2. enforcement       releases those whose labour-camp term ended; later modules call its shared
+1. population        builds persons, households, inminban and roles; roles change through it
+2. demography        yearly rebuild (the dead leave, couples move, newborns get rows, ageing and
+                     the life course); each month's deaths and births
+3. enforcement       releases those whose labour-camp term ended; later modules call its shared
                      detect() and punish() during their own steps
-3. official_economy  state wages; rations delivered to non-farm households
-4. food              harvest, food price, purchases from stock and market, food insecurity
-5. markets           who trades, goods spending, imports and exports, traders' and donju income
-6. enterprises       state factories: vacant posts filled, idle space
-7. patronage         all-ssam ties: leases, per diems, favours, secretaries courting donju,
+4. official_economy  state wages; rations delivered to non-farm households
+5. food              harvest, food price, purchases from stock and market, food insecurity
+6. markets           who trades, goods spending, imports and exports, traders' and donju income
+7. enterprises       state factories: vacant posts filled, idle space
+8. patronage         all-ssam ties: leases, per diems, favours, secretaries courting donju,
                      officials' protection, inspections of donju
-8. gifts             the leader's gifts at a Party Congress: used, stored, given or sold
-9. defection         defectors move on (caught and punished, or arrived); new departures
-10. remittances      settled defectors send money home through brokers in China
-11. security         agents watch defector families: remittance cuts, bribes or reports, errands
-12. loyalty          private loyalty and compliance move (hunger, markets, lectures, rallies,
+9. gifts             the leader's gifts at a Party Congress: used, stored, given or sold
+10. defection        defectors move on (caught and punished, or arrived); new departures
+11. remittances      settled defectors send money home through brokers in China
+12. security         agents watch defector families: remittance cuts, bribes or reports, errands
+13. loyalty          private loyalty and compliance move (hunger, markets, lectures, rallies,
                      neighbours, punishments seen); yearly marriages; read by the others next month
 """
 
 from jangmadang.modules.defection import Defection
+from jangmadang.modules.demography import Demography
 from jangmadang.modules.enforcement import Enforcement
 from jangmadang.modules.enterprises import Enterprises
 from jangmadang.modules.food import Food
@@ -34,6 +37,7 @@ from jangmadang.modules.security import Security
 
 ORDER = (
     Population,
+    Demography,
     Enforcement,
     OfficialEconomy,
     Food,

@@ -32,7 +32,7 @@ from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.defection_kernels import mark_departures
 from jangmadang.modules.enforcement import Sentence
 from jangmadang.results import group_sum
-from jangmadang.state import Role
+from jangmadang.state import Renumbering, Role
 
 # Stages in the registry
 TRANSIT, SETTLED, RETURNED = 1, 2, 3
@@ -194,6 +194,16 @@ class Defection(Module):
 
     # -- registry ------------------------------------------------------------------------------
 
+    def renumbered(self, change: Renumbering) -> None:
+        """Registry rows stay (remittances are aligned with them); a defector who came back
+        and died since keeps the row with person -1."""
+        reg, people = self.registry, self.sim.people
+        person = change.persons(reg["person"]).astype(np.int64)
+        household = change.households(reg["household"])
+        alive = person >= 0
+        household[alive] = people.household[person[alive]]  # a returnee may have married away
+        reg["person"], reg["household"] = person, household.astype(np.int32)
+
     def _register(self, persons: np.ndarray, stage: int, months, left, arrived=-1) -> None:
         sim = self.sim
         household = sim.people.household[persons]
@@ -251,6 +261,7 @@ class Defection(Module):
         rec.add("in_transit", int((stage == TRANSIT).sum()))
         rec.add("defectors_in_south_korea", int((stage == SETTLED).sum()))
         returned = reg["person"][stage == RETURNED]
+        returned = returned[returned >= 0]  # -1: died after coming back
         held = self.sim.people.role[returned] == Role.DETAINED
         rec.add("detained_returnees", int(held.sum()))
         with_relatives = self.sim.households.relatives_abroad > 0

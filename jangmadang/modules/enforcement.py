@@ -31,7 +31,15 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
-from jangmadang.state import CADRE_ROLES, AgeBand, Role, draw_within_groups, label
+from jangmadang.state import (
+    AWAY_ROLES,
+    CADRE_ROLES,
+    AgeBand,
+    Renumbering,
+    Role,
+    draw_within_groups,
+    label,
+)
 
 # Outcomes of a punished case, from lightest to heaviest; results are counted by these names.
 BRIBE, FINE, DISMISSAL, EXILE, LABOUR_CAMP = range(5)
@@ -115,6 +123,17 @@ class Enforcement(Module):
             self.camp_person, self.camp_release = self.camp_person[~done], self.camp_release[~done]
             still_held = released[people.role[released] == Role.DETAINED]
             self.sim.population.assign_ordinary_job(np.sort(still_held))
+
+    def renumbered(self, change: Renumbering) -> None:
+        """Camp terms follow their inmates; those who died in the camp leave the list."""
+        person = change.persons(self.camp_person)
+        alive = person >= 0
+        self.camp_person, self.camp_release = (
+            person[alive].astype(np.int64),
+            self.camp_release[alive],
+        )
+        self._punished = [h[h >= 0] for h in (change.households(x) for x in self._punished)]
+        self._forget_month()
 
     def _forget_month(self) -> None:
         """Drop last month's agent lists and surveillance densities (found on first use)."""
@@ -233,7 +252,7 @@ class Enforcement(Module):
             for k in range(int(size.max(initial=0))):
                 candidate = np.minimum(first + k, people.n - 1)
                 role = people.role[candidate]
-                ok = (chosen < 0) & (k < size) & (role != Role.ABROAD) & (role != Role.DETAINED)
+                ok = (chosen < 0) & (k < size) & ~np.isin(role, AWAY_ROLES)
                 if adults_only:
                     ok &= people.age_band[candidate] >= AgeBand.YOUNG
                 chosen[ok] = candidate[ok]

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
-from jangmadang.state import AgeBand, Role
+from jangmadang.state import AgeBand, Renumbering, Role
 
 
 class EnterprisesParams(ParameterModel):
@@ -82,6 +82,12 @@ class Enterprises(Module):
     def step(self) -> None:
         self.appointments = 0
         self._appoint_vacancies()
+
+    def renumbered(self, change: Renumbering) -> None:
+        """Posts follow their holders; a post whose holder died is vacant (-1)."""
+        for posts in (self.manager, self.secretary):
+            held = posts >= 0
+            posts[held] = change.persons(posts[held])
 
     def _appoint_vacancies(self) -> None:
         """Fill posts whose holder no longer holds the role (or was never found)."""

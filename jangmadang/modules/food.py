@@ -66,7 +66,7 @@ class Food(Module):
             * hh.size
         )
         hh.set("food_stock", stock.astype(np.float32))
-        hh.add("food_insecure", bool)
+        hh.add("food_insecure", bool, inherit=True)
         hh.add("spending", np.float32)  # this month's spending on food and goods (markets adds)
         self.harvest_index = 1.0
         self.reference_money = float(hh.cash.sum())
@@ -111,7 +111,7 @@ class Food(Module):
             hh.food_insecure,
             hh.size,
             counts[Role.ABROAD],
-            counts[Role.DETAINED],
+            counts[Role.DETAINED] + counts[Role.DECEASED],
             hh.cash,
             p.need_kg_per_person,
             self.price,

@@ -23,7 +23,7 @@ def buy_food(
     food_insecure,
     size,
     abroad,
-    detained,
+    away,
     cash,
     need_kg,
     price,
@@ -31,7 +31,7 @@ def buy_food(
     threshold,
 ):
     """For the households in blocks ``first_block .. end_block - 1``: the members at home
-    (``size`` less those ``abroad`` and ``detained``) need ``need_kg`` each (float32). A
+    (``size`` less those ``abroad`` and those ``away`` in a camp or dead) need ``need_kg`` each (float32). A
     household eats from ``food_stock`` first, then buys the shortfall at ``price`` with up to
     ``budget_share`` of its cash: ``spend[h]`` (USD, float64, for the ledger to debit) and
     ``spending[h]`` (float32). It is food-insecure when it eats less than ``threshold`` of its
@@ -40,7 +40,7 @@ def buy_food(
     kg, share = np.float32(need_kg), np.float32(threshold)
     for b in range(first_block, end_block):
         for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
-            need = kg * np.float32(np.int64(size[h]) - abroad[h] - detained[h])
+            need = kg * np.float32(np.int64(size[h]) - abroad[h] - away[h])
             from_stock = min(food_stock[h], need)
             food_stock[h] -= from_stock
             bought = min(np.float64(need - from_stock), cash[h] * budget_share / price)

@@ -42,8 +42,17 @@ from jangmadang.kernels import in_blocks, n_blocks
 from jangmadang.ledger import IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules import loyalty_kernels as kernels
+from jangmadang.modules.demography import MARRIAGE_AGE
 from jangmadang.results import group_mean
-from jangmadang.state import CADRE_ROLES, AgeBand, HouseholdKind, Role, label
+from jangmadang.state import (
+    AWAY_ROLES,
+    CADRE_ROLES,
+    AgeBand,
+    HouseholdKind,
+    Renumbering,
+    Role,
+    label,
+)
 
 # Loyalty at which every feedback multiplier is 1: the model's middle of the scale.
 REFERENCE_LOYALTY = 0.5
@@ -122,15 +131,11 @@ class Loyalty(Module):
         loyalty += place[province]
         del province
         np.clip(loyalty, 0, 1, out=loyalty)
-        people.set("loyalty", loyalty)
+        people.set("loyalty", loyalty, inherit=True)  # a newborn starts from the mother's
         people.add("compliance", np.float32)
-        self.adult = people.age_band >= AgeBand.YOUNG  # ages never change
-        self.adults = np.add.reduceat(self.adult, hh.first_person, dtype=np.float64)
-        # Deciles are read from a fixed systematic sample of adults (every 16th): exact for the
-        # sample, and a pass over 1/16 of the population.
-        self.decile_sample = np.flatnonzero(self.adult)[::16]
-        hh.add("loyalty", np.float32)  # mean private loyalty of the household's adults
-        hh.add("standing", np.float32)  # visible consumption: spending smoothed over months
+        self._count_adults()
+        hh.add("loyalty", np.float32, inherit=True)  # mean private loyalty of the adults
+        hh.add("standing", np.float32, inherit=True)  # visible consumption, smoothed
         n_units = int(hh.inminban.max(initial=-1)) + 1
         self.fear = np.zeros(n_units, dtype=np.float32)  # fear above the base, per inminban
         self.inminban_loyalty = np.zeros(n_units)  # mean adult loyalty, per inminban
@@ -140,6 +145,28 @@ class Loyalty(Module):
         self.eligible = self.married_by_kind = np.zeros(len(HouseholdKind) + 1, dtype=np.int64)
         self._reset_month()
         self._update_persons(move=False)
+
+    def _count_adults(self) -> None:
+        """Adults (15 and over, alive) and their number per household; ages move into the
+        bands once a year, at the rebuild of the population."""
+        people, hh = self.sim.people, self.sim.households
+        self.adult = (people.age_band >= AgeBand.YOUNG) & (people.role != Role.DECEASED)
+        self.adults = np.add.reduceat(self.adult, hh.first_person, dtype=np.float64)
+        # Deciles are read from a fixed systematic sample of adults (every 16th): exact for the
+        # sample, and a pass over 1/16 of the population.
+        self.decile_sample = np.flatnonzero(self.adult)[::16]
+
+    def role_changed(self, persons: np.ndarray, role: int) -> None:
+        """The dead no longer count among their household's adults."""
+        if role != Role.DECEASED:
+            return
+        persons = persons[self.adult[persons]]
+        self.adult[persons] = False
+        np.subtract.at(self.adults, self.sim.people.household[persons], 1.0)
+
+    def renumbered(self, change: Renumbering) -> None:
+        self._count_adults()
+        self.desirability = change.per_household(self.desirability, np.nan)
 
     def _reset_month(self) -> None:
         self.attended = 0
@@ -287,8 +314,8 @@ class Loyalty(Module):
         single = np.flatnonzero(
             (people.age_band == AgeBand.YOUNG)
             & ~people.married
-            & (people.role != Role.ABROAD)
-            & (people.role != Role.DETAINED)
+            & ~np.isin(people.role, AWAY_ROLES)
+            & (self.month_index - people.birth_month >= 12 * MARRIAGE_AGE)
         )
         self.eligible = np.bincount(
             self._kind_of(people.household[single]), minlength=len(HouseholdKind) + 1
@@ -298,17 +325,18 @@ class Loyalty(Module):
         score = desirability[people.household[single]] + p.match_noise * rng.standard_normal(
             len(single)
         )
-        married = []
+        brides, grooms = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
         for prov in np.unique(province):
             here = np.flatnonzero(province == prov)
             women = here[people.female[single[here]]]
             men = here[~people.female[single[here]]]
-            k = min(len(women), len(men))  # the more desirable of the larger side marry
-            for side in (women, men):
-                married.append(single[side[np.argsort(-score[side], kind="stable")[:k]]])
-        couples = np.concatenate([np.zeros(0, dtype=np.int64), *married])
-        people.married[couples] = True
-        self.marriages = len(couples) // 2
+            k = min(len(women), len(men))  # the more desirable of the larger side marry,
+            for side, chosen in ((women, brides), (men, grooms)):  # rank with rank
+                chosen.append(single[side[np.argsort(-score[side], kind="stable")[:k]]])
+        brides, grooms = np.concatenate(brides), np.concatenate(grooms)
+        couples = np.concatenate([brides, grooms])
+        sim.demography.marry(brides, grooms)
+        self.marriages = len(brides)
         self.married_by_kind = np.bincount(
             self._kind_of(people.household[couples]), minlength=len(HouseholdKind) + 1
         )

@@ -23,7 +23,14 @@ from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
-from jangmadang.state import AgeBand, HouseholdKind, Role, count_runs, sorted_distinct
+from jangmadang.state import (
+    AgeBand,
+    HouseholdKind,
+    Renumbering,
+    Role,
+    count_runs,
+    sorted_distinct,
+)
 
 
 class MarketsParams(ParameterModel):
@@ -158,11 +165,22 @@ class Markets(Module):
         capacity[donju] *= 1 + hh.patronage_capacity[donju]  # leased space, favours
         return capacity
 
+    def renumbered(self, change: Renumbering) -> None:
+        """Recount the exempt workers per household in the new numbering."""
+        people = self.sim.people
+        self.exempt_count = np.bincount(
+            people.household[people.exempt], minlength=self.sim.households.n
+        ).astype(np.uint8)
+
     def role_changed(self, persons: np.ndarray, role: Role) -> None:
         """An exemption from work belongs to a trader: it ends when the person stops trading
         for any reason (back to the workplace, abroad, detained)."""
         if role != Role.TRADER:
             self._set_exempt(persons, False)
+
+    def end_exemptions(self, persons: np.ndarray) -> None:
+        """Traders who leave the state workplace for good (retirement) owe no fee any more."""
+        self._set_exempt(persons, False)
 
     def _set_exempt(self, persons: np.ndarray, exempt: bool) -> None:
         """Set persons' exemption from work, keeping the per-household count in step."""

@@ -14,7 +14,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.results import group_sum
-from jangmadang.state import Role
+from jangmadang.state import Renumbering, Role
 
 
 class OfficialEconomyParams(ParameterModel):
@@ -52,6 +52,9 @@ class OfficialEconomy(Module):
         )
         wage[Role.MSS_AGENT] = p.wage_usd * p.mss_wage_multiplier
         return wage
+
+    def renumbered(self, change: Renumbering) -> None:
+        self.delivered = change.per_household(self.delivered, False)
 
     def step(self) -> None:
         sim, p = self.sim, self.pars

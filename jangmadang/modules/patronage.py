@@ -36,6 +36,7 @@ from jangmadang.results import group_mean
 from jangmadang.state import (
     CADRE_ROLES,
     HouseholdKind,
+    Renumbering,
     Role,
     draw_within_groups,
     sorted_distinct,
@@ -384,6 +385,20 @@ class Patronage(Module):
         self.factory = np.concatenate([self.factory, np.asarray(factories, dtype=np.int32)])
         self.strength = np.concatenate([self.strength, np.zeros(n, dtype=np.float32)])
         self.tie_income = np.concatenate([self.tie_income, np.zeros(n)])
+
+    def renumbered(self, change: Renumbering) -> None:
+        """Ties follow the donju's household and the cadre; a tie whose cadre died or whose
+        household dissolved ends (and frees its factory bay)."""
+        self.donju = change.households(self.donju)
+        self.cadre = change.persons(self.cadre).astype(np.int64)
+        ok = (self.donju >= 0) & (self.cadre >= 0)
+        lease = self.factory >= 0
+        np.subtract.at(self.sim.enterprises.leased, self.factory[~ok & lease], 1)
+        self._keep(ok)
+        self.disfavoured = change.households(self.disfavoured)
+        current = self.disfavoured >= 0
+        self.disfavoured = self.disfavoured[current]
+        self.disfavoured_until = self.disfavoured_until[current]
 
     def _keep(self, mask: np.ndarray) -> None:
         for name in ("donju", "cadre", "kind", "factory", "strength", "tie_income"):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules import demography
 from jangmadang.results import group_sum
 from jangmadang.state import (
     CADRE_ROLES,
@@ -22,7 +23,9 @@ from jangmadang.state import (
     AgeBand,
     ArrayStruct,
     HouseholdKind,
+    Renumbering,
     Role,
+    age_bands,
     count_runs,
     label,
     sorted_distinct,
@@ -30,19 +33,17 @@ from jangmadang.state import (
 
 # Roles tied to a town that an exiled household's members lose (traders keep trading).
 TOWN_POSTS = (Role.WORKER, *CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
+# Roles of those who may take over a business or an inminban head's duty.
+HEIR_ROLES = (Role.DEPENDANT, Role.WORKER, Role.FARMER, Role.TRADER)
 
 
 class PopulationParams(ParameterModel):
-    full_size: PositiveInt = 25_970_000
+    full_size: PositiveInt | None = None  # 1:1; default: the census projected to the start
     scale: float = Field(0.01, gt=0, le=1)
     persons: PositiveInt | None = None  # an exact size; overrides scale when given
     mean_household_size: float = Field(3.96, ge=1.5, le=8)
     households_per_inminban: int = Field(30, ge=20, le=50)
     urban_share: float = Field(0.606, ge=0, le=1)
-    female_share: float = Field(0.51, ge=0, le=1)
-    age_band_shares: list[float] = Field(default_factory=lambda: [0.23, 0.24, 0.22, 0.18, 0.13])
-    married_share_young: float = Field(0.35, ge=0, le=1)
-    married_share_older: float = Field(0.85, ge=0, le=1)
     married_women_trader_share: float = Field(0.6, ge=0, le=1)
     cadre_share: float = Field(0.02, ge=0, le=0.2)
     cadre_kind_shares: list[float] = Field(default_factory=lambda: [0.3, 0.2, 0.5])
@@ -55,30 +56,39 @@ class PopulationParams(ParameterModel):
     initial_cash_median_usd: float = Field(60, gt=0)
     initial_cash_sigma: float = Field(1.0, ge=0, le=3)
 
+    _full_size: int | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _check(self):
-        if self.persons is not None and self.persons > self.full_size:
+        if self.persons is not None and self.full_size and self.persons > self.full_size:
             raise ValueError(
                 f"persons ({self.persons}) exceeds full_size ({self.full_size}); "
                 "1:1 is the largest population"
             )
-        for key, shares, n in (
-            ("age_band_shares", self.age_band_shares, len(AgeBand)),
-            ("cadre_kind_shares", self.cadre_kind_shares, len(CADRE_ROLES)),
-        ):
+        for key, shares, n in (("cadre_kind_shares", self.cadre_kind_shares, len(CADRE_ROLES)),):
             if len(shares) != n or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-6:
                 raise ValueError(f"{key} must be {n} non-negative shares summing to 1")
         return self
+
+    def set_full_size(self, persons: int) -> None:
+        """The population at 1:1 in the first simulated month (the scenario projects it)."""
+        self._full_size = int(persons)
+
+    @property
+    def size_at_full_scale(self) -> int:
+        if self._full_size is None:
+            raise RuntimeError("the population at 1:1 is fixed by the scenario")
+        return self._full_size
 
     @property
     def size(self) -> int:
         if self.persons is not None:
             return self.persons
-        return max(1, round(self.full_size * self.scale))
+        return max(1, round(self.size_at_full_scale * self.scale))
 
     @property
     def effective_scale(self) -> float:
-        return self.size / self.full_size
+        return self.size / self.size_at_full_scale
 
 
 @dataclass(frozen=True)
@@ -147,29 +157,34 @@ class Population(Module):
         size = np.concatenate(sizes).astype(np.int16)
         hh = sim.households = ArrayStruct(len(size))
         hh.set("size", size)
-        hh.set("province", np.concatenate(province))
-        hh.set("urban", np.concatenate(urban))
+        # A household formed later lies where the groom's family lives.
+        hh.set("province", np.concatenate(province), inherit=True)
+        hh.set("urban", np.concatenate(urban), inherit=True)
         hh.set("first_person", (np.cumsum(size, dtype=np.int64) - size).astype(np.int64))
-        hh.set("inminban", _inminban_ids(hh.province, hh.urban, p.households_per_inminban))
+        hh.set(
+            "inminban",
+            _inminban_ids(hh.province, hh.urban, p.households_per_inminban),
+            inherit=True,
+        )
 
         people = sim.people = ArrayStruct(int(size.sum()))
         people.set("household", np.repeat(np.arange(hh.n, dtype=np.int32), size))
         first = np.zeros(people.n, dtype=bool)
         first[hh.first_person] = True
-        people.set("female", _below(rng, people.n, p.female_share))
-        people.set("age_band", _age_bands(first, p.age_band_shares, rng))
+        structure = demography.projected_structure(
+            sim.pars.demography, sim.pars.loyalty.marriage_rate, sim.month
+        )
+        female, age_months = _sexes_and_ages(first, structure, rng)
         del first
-
-        def married_p(lo: int, hi: int) -> np.ndarray:
-            band = people.age_band[lo:hi]
-            return np.where(
-                band == AgeBand.YOUNG,
-                p.married_share_young,
-                np.where(band >= AgeBand.ADULT, p.married_share_older, 0.0),
-            )
-
-        people.set("married", _below(rng, people.n, married_p))
-        self._assign_roles(people, hh, geo, p, rng)
+        people.set("female", female)
+        people.set("birth_month", (self.month_index - age_months).astype(np.int16))
+        age = age_months // 12
+        del age_months
+        people.set("age_band", age_bands(age))
+        share = demography.married_share(sim.pars.loyalty.marriage_rate)
+        married = _below(rng, people.n, lambda lo, hi: share[age[lo:hi]])
+        people.set("married", married)
+        self._assign_roles(people, hh, geo, p, age, rng)
         hh.add("kind", np.int8)
         self.role_count = np.zeros((len(Role), 0), dtype=np.uint8)  # (role, household) counts
         self.update_household_kind()
@@ -178,9 +193,12 @@ class Population(Module):
         self._rural_inminban = _rural_inminban_ranges(hh.province, hh.urban, hh.inminban, geo.n)
         self._province_sizes = None
 
-    def _assign_roles(self, people, hh, geo, p, rng) -> None:
+    def _assign_roles(self, people, hh, geo, p, age, rng) -> None:
+        life = self.sim.pars.demography
         person_urban = hh.urban[people.household]
-        working = (people.age_band >= AgeBand.YOUNG) & (people.age_band <= AgeBand.MIDDLE)
+        retirement = np.where(people.female, life.retirement_age_women, life.retirement_age_men)
+        working = (age >= life.school_leaving_age) & (age < retirement)
+        del retirement
         role = np.full(people.n, Role.DEPENDANT, dtype=np.int8)
         role[working & person_urban] = Role.WORKER
         role[working & ~person_urban] = Role.FARMER
@@ -230,6 +248,7 @@ class Population(Module):
         per_province = apportion(
             round(p.mss_agents * p.effective_scale), weights.astype(np.float64)
         )
+        self.agents_wanted = per_province  # the service keeps its strength: refill_posts
         person_province = hh.province[people.household]
         candidates = working & ~people.female & ((role == Role.WORKER) | (role == Role.FARMER))
         for prov, n_agents in enumerate(per_province):
@@ -238,6 +257,7 @@ class Population(Module):
             role[chosen] = Role.MSS_AGENT
         hh.set("cash", cash)
         people.set("role", role)
+        self.officials_wanted = np.bincount(person_province[role == Role.OFFICIAL], minlength=geo.n)
 
     def update_household_kind(self) -> None:
         """Recount every household's roles and kind after roles were written directly.
@@ -286,8 +306,16 @@ class Population(Module):
 
     def assign_ordinary_job(self, persons: np.ndarray) -> None:
         """Put persons back to an assigned state job: a factory in town, a farm in the
-        countryside (after dismissal, release from a labour camp or return from abroad)."""
-        urban = self.sim.households.urban[self.sim.people.household[persons]]
+        countryside (after dismissal, release from a labour camp or return from abroad, or
+        leaving school). Those past retirement age go home instead."""
+        people, life = self.sim.people, self.sim.pars.demography
+        persons = np.asarray(persons)
+        age = (self.month_index - people.birth_month[persons]) // 12
+        female = people.female[persons]
+        retired = age >= np.where(female, life.retirement_age_women, life.retirement_age_men)
+        self.set_role(persons[retired], Role.DEPENDANT)
+        persons = persons[~retired]
+        urban = self.sim.households.urban[people.household[persons]]
         self.set_role(persons[urban], Role.WORKER)
         self.set_role(persons[~urban], Role.FARMER)
 
@@ -313,22 +341,83 @@ class Population(Module):
         self.moves += len(households)
 
     def present(self) -> np.ndarray:
-        """Members living at home: registered members less those abroad or detained."""
+        """Members living at home: registered members less those abroad, detained or dead."""
         counts = self.role_count
-        return self.sim.households.size - counts[Role.ABROAD] - counts[Role.DETAINED]
+        return (
+            self.sim.households.size
+            - counts[Role.ABROAD]
+            - counts[Role.DETAINED]
+            - counts[Role.DECEASED]
+        )
+
+    def pass_on_business(self, households: np.ndarray) -> None:
+        """A donju died: an adult at home in the household (the first one) takes the business
+        over, if there is one."""
+        people, hh = self.sim.people, self.sim.households
+        households = sorted_distinct(households)
+        households = households[self.role_count[Role.DONJU, households] == 0]
+        heirs = np.full(len(households), -1, dtype=np.int64)
+        for k in range(int(hh.size[households].max(initial=0))):
+            candidate = np.minimum(hh.first_person[households] + k, people.n - 1)
+            ok = (heirs < 0) & (k < hh.size[households])
+            ok &= np.isin(people.role[candidate], HEIR_ROLES)
+            ok &= people.age_band[candidate] >= AgeBand.YOUNG
+            heirs[ok] = candidate[ok]
+        self.set_role(heirs[heirs >= 0], Role.DONJU)
+
+    def refill_posts(self, rng) -> None:
+        """Once a year, after deaths and retirements: the security service and local government
+        keep their strength in each province, and every inminban has a head."""
+        people, hh, geo = self.sim.people, self.sim.households, self.sim.geography
+        province = hh.province[people.household]
+        role = people.role
+        ordinary = (role == Role.WORKER) | (role == Role.FARMER)
+        for post, wanted, eligible in (
+            (Role.MSS_AGENT, self.agents_wanted, ordinary & ~people.female),
+            (Role.OFFICIAL, self.officials_wanted, ordinary & (people.age_band >= AgeBand.ADULT)),
+        ):
+            held = np.bincount(province[role == post], minlength=geo.n)
+            for prov in np.flatnonzero(held < wanted):
+                pool = np.flatnonzero(eligible & (province == prov))
+                n = min(int(wanted[prov] - held[prov]), len(pool))
+                self.set_role(np.sort(rng.choice(pool, size=n, replace=False)), post)
+        del province, ordinary
+        # Inminban without a head at home: an adult of the unit takes the duty.
+        heads = np.flatnonzero(people.role == Role.INMINBAN_HEAD)
+        headed = np.zeros(int(hh.inminban.max(initial=-1)) + 1, dtype=bool)
+        headed[hh.inminban[people.household[heads]]] = True
+        unit = hh.inminban[people.household]
+        candidates = np.flatnonzero(
+            ~headed[unit] & np.isin(people.role, HEIR_ROLES) & (people.age_band >= AgeBand.YOUNG)
+        )
+        del unit
+        if len(candidates):
+            units = hh.inminban[people.household[candidates]]
+            order = np.lexsort((rng.random(len(candidates)), units))
+            first = np.r_[True, units[order][1:] != units[order][:-1]]
+            self.set_role(np.sort(candidates[order][first]), Role.INMINBAN_HEAD)
+
+    def renumbered(self, change: Renumbering) -> None:
+        """Caches that depend on the household numbering are rebuilt."""
+        hh, geo = self.sim.households, self.sim.geography
+        self.rural = np.flatnonzero(~hh.urban)
+        self.moves += 1
+        self._rural_inminban = _rural_inminban_ranges(hh.province, hh.urban, hh.inminban, geo.n)
+        self._province_sizes = None
 
     def record(self, rec) -> None:
         people, hh, geo = self.sim.people, self.sim.households, self.sim.geography
-        abroad = self.role_count[Role.ABROAD]
-        rec.add("population", people.n - int(abroad.sum(dtype=np.int64)))
+        gone = self.role_count[Role.ABROAD] + self.role_count[Role.DECEASED]
+        newborns = self.sim.demography.newborns_by_province()
+        rec.add("population", people.n - int(gone.sum(dtype=np.int64)) + int(newborns.sum()))
         rec.add("households", hh.n)
-        if self._province_sizes is None:  # households never move between provinces
+        if self._province_sizes is None:  # households move between provinces only when rebuilt
             self._province_sizes = (
                 group_sum(hh.province, geo.n, hh.size),
                 group_sum(hh.province, geo.n),
             )
         registered, households = self._province_sizes
-        persons = registered - group_sum(hh.province, geo.n, abroad)
+        persons = registered - group_sum(hh.province, geo.n, gone) + newborns
         rec.add_groups("population", persons, "province", geo.names)
         rec.add_groups("households", households, "province", geo.names)
         rec.add_groups(
@@ -421,18 +510,29 @@ def _inminban_ids(province: np.ndarray, urban: np.ndarray, per_unit: int) -> np.
     return (unit_offset[seg_id] + unit_in_segment).astype(np.int32)
 
 
-def _age_bands(first_member: np.ndarray, shares: list[float], rng) -> np.ndarray:
-    """Age bands from the census shares; each household's first member is an adult."""
-    shares = np.asarray(shares)
-    bands = np.empty(len(first_member), dtype=np.int8)
-    for lo, hi in _blocks(len(first_member)):  # the same draws as one call, in less memory
-        bands[lo:hi] = rng.choice(len(shares), size=hi - lo, p=shares)
-    adult_shares = shares.copy()
-    adult_shares[AgeBand.CHILD] = 0
-    adult_shares /= adult_shares.sum()
-    n_first = int(first_member.sum())
-    bands[first_member] = rng.choice(len(shares), size=n_first, p=adult_shares)
-    return bands
+def _sexes_and_ages(
+    first_member: np.ndarray, structure: np.ndarray, rng
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's sex and age in months, drawn from ``structure`` (persons by sex and age in
+    months); each household's first member is an adult (of marriageable age), and the others
+    are drawn from what the first members leave, so the whole follows ``structure``."""
+    adult = np.arange(structure.shape[1]) >= 12 * demography.MARRIAGE_AGE
+    n, n_first = len(first_member), int(first_member.sum())
+    wanted = structure / structure.sum() * n
+    heads = structure * adult
+    heads *= n_first / heads.sum()
+    others = np.maximum(wanted - heads, 0)
+    female = np.empty(n, dtype=bool)
+    months = np.empty(n, dtype=np.int16)
+    for members, weights in ((~first_member, others), (first_member, heads)):
+        chosen = np.flatnonzero(members)
+        cumulative = np.cumsum(weights.ravel())
+        for lo, hi in _blocks(len(chosen)):
+            draws = rng.random(hi - lo) * cumulative[-1]
+            cell = np.minimum(np.searchsorted(cumulative, draws, side="right"), len(cumulative) - 1)
+            female[chosen[lo:hi]] = cell >= structure.shape[1]
+            months[chosen[lo:hi]] = cell % structure.shape[1]
+    return female, months
 
 
 BLOCK = 1 << 22  # persons per block for person-level draws: bounds the temporaries at ~16 MB

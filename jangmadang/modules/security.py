@@ -26,7 +26,7 @@ from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
 from jangmadang.results import group_mean
-from jangmadang.state import Role
+from jangmadang.state import Renumbering, Role
 
 
 class SecurityParams(ParameterModel):
@@ -58,6 +58,11 @@ class Security(Module):
         self.visits = self.reports = 0
         self.agents = np.zeros(0, dtype=np.int64)  # persons who are agents this month
         self.agent_income = np.zeros(0)  # this month's take per agent, aligned with agents
+
+    def renumbered(self, change: Renumbering) -> None:
+        self.agents = change.persons(self.agents)
+        self.agent_income = self.agent_income[self.agents >= 0]
+        self.agents = self.agents[self.agents >= 0].astype(np.int64)
 
     def step(self) -> None:
         sim, p = self.sim, self.pars

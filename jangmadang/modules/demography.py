@@ -1,0 +1,669 @@
+"""Demography: ages, births, deaths, and marriages that move people between households.
+
+Each person has a month of birth (``people.birth_month``, a month index in int16), so ages move
+with the calendar; ``people.age_band`` is derived from it once a year.
+
+Every month one compiled pass over persons (``demography_kernels.births_and_deaths``) draws
+deaths from an age- and sex-specific schedule, raised in food-insecure households and in the
+camps, and births to married women of 15-49. A death gives the person the role ``DECEASED``
+through ``population.set_role``, so every post they held falls vacant and every tie ends at
+once; the row stays until the yearly rebuild. A newborn counts in the population from the month
+of birth and waits in a short list (mother, sex, month) for its row.
+
+Once a year, the month after the marriage round, the population is rebuilt: the dead leave,
+brides move into the groom's household or the couple sets up a household of its own in the
+groom's inminban, newborns join their mother's household, households left with no one dissolve
+(their cash goes to the neighbouring household of the inminban, else to the state), and every
+module renumbers what it keeps (``Module.renumbered``). Then everyone ages a year of bands:
+school leavers take an assigned job, workers of retirement age retire, and vacant posts are
+filled (``population.refill_posts``). Persons of a household stay contiguous and households stay
+in province order, so the monthly kernels keep their layout.
+
+The population a run starts with is the 2008 census projected by the same schedules to the
+first simulated month (:func:`projected_structure`), so a run starting in 2012 has about the
+2012 population and grows as the country did.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+from pydantic import Field
+
+from jangmadang import streams
+from jangmadang.kernels import in_blocks, n_blocks
+from jangmadang.ledger import HOUSEHOLDS
+from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.demography_kernels import (
+    DIES,
+    GIVES_BIRTH,
+    births_and_deaths,
+    place_persons,
+)
+from jangmadang.state import AgeBand, Renumbering, Role, age_bands, label
+from jangmadang.timeline import Month, month_index
+
+OLDEST = 100  # ages in completed years run 0..100, the last one open
+AGES = np.arange(OLDEST + 1)
+SEXES = ("male", "female")
+MARRIAGE_AGE = 18  # no one younger is married (the legal ages are 17 for women, 18 for men)
+FERTILE_AGES = (15, 49)
+# Five-year age groups of the population pyramid and of the life table (the last one open).
+PYRAMID_STARTS = np.arange(0, 90, 5)
+
+
+class DemographyParams(ParameterModel):
+    census_population: int = Field(24_052_231, gt=0)
+    census_month: Month = date(2008, 10, 1)
+    census_child_share: float = Field(0.232, gt=0, lt=1)
+    census_elderly_share: float = Field(0.087, gt=0, lt=1)
+    census_men_per_woman: float = Field(0.95, gt=0.5, lt=1.5)
+    census_men_per_woman_elderly: float = Field(0.51, gt=0.2, lt=1.5)
+    structure_growth_rate: float | None = Field(None, ge=-0.02, le=0.04)  # None: solved
+    life_expectancy_men: float = Field(65.6, ge=30, le=90)
+    life_expectancy_women: float = Field(72.7, ge=30, le=90)
+    infant_mortality: float = Field(0.0193, ge=0, le=0.2)
+    infant_mortality_male_ratio: float = Field(1.2, ge=0.8, le=1.6)
+    child_mortality_share: float = Field(0.12, ge=0, le=1)
+    background_mortality: float = Field(0.0015, ge=0, le=0.01)
+    mortality_slope: float = Field(0.075, ge=0.05, le=0.12)
+    mortality_improvement_per_year: float = Field(0.01, ge=0, le=0.05)
+    hunger_mortality: float = Field(0.5, ge=0, le=3)
+    hunger_reference_share: float = Field(0.3, ge=0, le=1)
+    total_fertility: float = Field(1.95, ge=0, le=8)
+    fertility_peak_age: float = Field(28.0, ge=18, le=40)
+    fertility_spread: float = Field(5.0, ge=2, le=12)
+    sex_ratio_at_birth: float = Field(1.04, ge=0.9, le=1.2)
+    new_household_share: float = Field(0.5, ge=0, le=1)
+    new_household_cash_share: float = Field(0.2, ge=0, le=1)
+    school_leaving_age: int = Field(17, ge=14, le=20)
+    retirement_age_men: int = Field(60, ge=45, le=80)
+    retirement_age_women: int = Field(55, ge=45, le=80)
+
+
+# -- schedules ------------------------------------------------------------------------------
+
+
+def mortality_schedule(p: DemographyParams, female: bool) -> np.ndarray:
+    """Annual death hazards by age in completed years (0..OLDEST) for the census year: the
+    infant rate, a falling child component, a constant background and a Gompertz slope whose
+    level is solved so that the schedule's life expectancy is the census one."""
+    share_male = p.sex_ratio_at_birth / (1 + p.sex_ratio_at_birth)
+    male_infant = p.infant_mortality / (
+        share_male + (1 - share_male) / p.infant_mortality_male_ratio
+    )
+    infant = male_infant / p.infant_mortality_male_ratio if female else male_infant
+    target = p.life_expectancy_women if female else p.life_expectancy_men
+
+    def hazards(level: float) -> np.ndarray:
+        h = p.background_mortality + level * np.exp(p.mortality_slope * (AGES - 60.0))
+        h[1:] += p.child_mortality_share * infant * np.exp(-0.9 * (AGES[1:] - 1))
+        h[0] = -np.log(1 - infant)
+        return h
+
+    low, high = 1e-6, 10.0
+    for _ in range(100):  # life expectancy falls as the Gompertz level rises
+        mid = np.sqrt(low * high)
+        low, high = (mid, high) if life_expectancy(hazards(mid)) > target else (low, mid)
+    return hazards(np.sqrt(low * high))
+
+
+def life_expectancy(hazards: np.ndarray, widths: np.ndarray | None = None) -> float:
+    """Period life expectancy at birth from annual hazards of consecutive age intervals (one
+    year each unless ``widths`` says otherwise; the last interval is open). Deaths fall in the
+    middle of an interval, except in the first year of life (at 0.3)."""
+    hazards = np.asarray(hazards, dtype=np.float64)
+    widths = np.ones(len(hazards)) if widths is None else np.asarray(widths, dtype=np.float64)
+    if not np.all(np.isfinite(hazards)) or np.any(hazards[-1:] <= 0):
+        return float("nan")
+    survive = np.exp(-hazards[:-1] * widths[:-1])
+    alive = np.r_[1.0, np.cumprod(survive)]
+    dying = alive[:-1] * (1 - survive)
+    share_lived = np.full(len(survive), 0.5)
+    share_lived[0] = 0.3 if widths[0] == 1 else 0.5
+    years = widths[:-1] * (alive[:-1] - dying * (1 - share_lived))
+    return float(years.sum() + alive[-1] / hazards[-1])
+
+
+def fertility_shape(p: DemographyParams) -> np.ndarray:
+    """Relative fertility by age (zero outside 15-49), peaking at ``fertility_peak_age``."""
+    shape = np.exp(-0.5 * ((AGES - p.fertility_peak_age) / p.fertility_spread) ** 2)
+    shape[(FERTILE_AGES[0] > AGES) | (FERTILE_AGES[1] < AGES)] = 0
+    return shape
+
+
+def married_share(marriage_rate: float) -> np.ndarray:
+    """Share married by age at the start of a run: the steady state of the yearly marriage
+    round (``loyalty.marriage_rate`` of the unmarried marry each year from 18 to 29), the same
+    for men and women."""
+    years = np.clip(AGES - MARRIAGE_AGE + 1, 0, AgeBand.ADULT * 15 - MARRIAGE_AGE)
+    return 1 - (1 - marriage_rate) ** years
+
+
+def marital_fertility(p: DemographyParams, marriage_rate: float) -> np.ndarray:
+    """Annual births per married woman by age, scaled so that women of the steady marriage
+    pattern have ``total_fertility`` children over their lives (births are within marriage)."""
+    shape = fertility_shape(p)
+    per_woman = (shape * married_share(marriage_rate)).sum()
+    return shape * (p.total_fertility / per_woman if per_woman > 0 else 0.0)
+
+
+def census_structure(p: DemographyParams) -> np.ndarray:
+    """Persons by sex and age (2, OLDEST + 1) at the census: a stable population of the census
+    mortality (single years have no published source here), growing at the rate that gives the
+    census's share of children unless ``structure_growth_rate`` sets one, then held to the
+    census's broad age groups and sex ratios (fewer old people than a stable population has)."""
+    survivors = np.array(
+        [
+            p.sex_ratio_at_birth * np.exp(-np.cumsum(np.r_[0, mortality_schedule(p, False)[:-1]])),
+            np.exp(-np.cumsum(np.r_[0, mortality_schedule(p, True)[:-1]])),
+        ]
+    )
+
+    def stable(rate: float) -> np.ndarray:
+        return survivors * np.exp(-rate * (AGES + 0.5))
+
+    rate = p.structure_growth_rate
+    if rate is None:  # the rate at which the stable population has the census's children
+        low, high = -0.05, 0.05
+        for _ in range(60):
+            mid = (low + high) / 2
+            counts = stable(mid)
+            if counts[:, AGES < 15].sum() / counts.sum() < p.census_child_share:
+                low = mid
+            else:
+                high = mid
+        rate = (low + high) / 2
+    counts = stable(rate)
+    groups = [AGES < 15, (AGES >= 15) & (AGES < 65), AGES >= 65]
+    shares = [p.census_child_share, 1 - p.census_child_share - p.census_elderly_share]
+    shares.append(p.census_elderly_share)
+    for ages, share in zip(groups, shares, strict=True):
+        counts[:, ages] *= share / counts[:, ages].sum()
+    elderly = groups[2]
+    ratio = p.census_men_per_woman_elderly
+    total_elderly = counts[:, elderly].sum()
+    counts[0, elderly] *= total_elderly * ratio / (1 + ratio) / counts[0, elderly].sum()
+    counts[1, elderly] *= total_elderly / (1 + ratio) / counts[1, elderly].sum()
+    # Younger ages: the same split at every age, such that the whole population has the
+    # census's men per woman.
+    younger = ~elderly
+    men_wanted = p.census_men_per_woman / (1 + p.census_men_per_woman) - counts[0, elderly].sum()
+    both = counts[:, younger].sum(axis=0)
+    men_share = men_wanted / both.sum()
+    counts[:, younger] = [both * men_share, both * (1 - men_share)]
+    return counts * p.census_population / counts.sum()
+
+
+def projected_structure(p: DemographyParams, marriage_rate: float, month: date) -> np.ndarray:
+    """Persons by sex and age in months (2, 12 * (OLDEST + 1)) in ``month``: the census
+    projected month by month with the schedules (deaths at the reference level of hunger,
+    births to the census marriage pattern, the last age open). Before the census, its
+    structure shrunk by the first projected year's growth."""
+    counts = np.repeat(census_structure(p), 12, axis=1) / 12
+    steps = month_index(month) - month_index(p.census_month)
+    hazards = np.repeat([mortality_schedule(p, False), mortality_schedule(p, True)], 12, axis=1)
+    fertility = np.repeat(marital_fertility(p, marriage_rate) * married_share(marriage_rate), 12)
+    boy = p.sex_ratio_at_birth / (1 + p.sex_ratio_at_birth)
+    first_year = None
+    for step in range(max(steps, 12)):
+        if step == 12:
+            first_year = counts.sum()
+        if step == steps:
+            break
+        improvement = np.exp(-p.mortality_improvement_per_year * step / 12)
+        births = (counts[1] * fertility).sum() / 12
+        counts *= np.exp(-hazards * improvement / 12)
+        oldest = counts[:, -1].copy()
+        counts[:, 1:] = counts[:, :-1]
+        counts[:, -1] += oldest
+        counts[:, 0] = births * boy, births * (1 - boy)
+    if steps < 0:
+        census_total = p.census_population
+        growth = (first_year or census_total) / census_total
+        return np.repeat(census_structure(p), 12, axis=1) / 12 * growth ** (steps / 12)
+    return counts
+
+
+def projected_population(p: DemographyParams, marriage_rate: float, month: date) -> int:
+    """The country's population in ``month`` by :func:`projected_structure`: 1:1 scale."""
+    return round(float(projected_structure(p, marriage_rate, month).sum()))
+
+
+def period_life_expectancy(deaths: np.ndarray, exposure: np.ndarray) -> float:
+    """Life expectancy at birth from one month's deaths and persons by single year of age,
+    grouped as a standard abridged table (0, 1-4, 5-9, ..., 85+)."""
+    starts = np.r_[0, 1, np.arange(5, 90, 5)]
+    deaths_g = np.add.reduceat(deaths, starts)
+    exposure_g = np.add.reduceat(exposure, starts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazards = 12 * deaths_g / exposure_g  # annual: a month's deaths per person-month
+    widths = np.diff(np.r_[starts, OLDEST + 1])
+    return life_expectancy(hazards, widths)
+
+
+# -- the module -----------------------------------------------------------------------------
+
+
+class Demography(Module):
+    name = "demography"
+    Params = DemographyParams
+    rules = {
+        "demography.ageing": "Everyone has a month of birth; age bands, school leaving and retirement follow the calendar, checked once a year.",
+        "demography.mortality": "Each month a person at home or in a camp dies with an age- and sex-specific probability whose schedule gives the census life expectancy, falling slowly over the years.",
+        "demography.hunger_deaths": "Hunger raises mortality: members of food-insecure households and camp inmates die more often.",
+        "demography.fertility": "Each month a married woman of 15-49 at home may give birth, with an age-specific rate that gives the observed total fertility; the child joins her household.",
+        "demography.death_removes": "A death ends every role the person held: posts fall vacant and are refilled, ties with donju end, and a household left with no one dissolves, its cash going to a neighbour of the inminban or to the state.",
+        "demography.marriage_moves": "After the yearly marriage round the bride moves into the groom's household, or the couple sets up its own household in the groom's inminban with part of his family's cash; a woman who marries leaves the state workplace and trades or keeps house.",
+        "demography.life_course": "School leavers take an assigned job (a factory in town, a farm in the countryside), men for life and women until marriage; workers, cadres and agents retire at 60 (men) or 55 (women).",
+        "demography.start_population": "The population at the first simulated month is the 2008 census projected by the same schedules.",
+    }
+
+    def init_state(self) -> None:
+        self.death_probability = np.zeros((2, OLDEST + 1))
+        self.birth_probability = np.zeros(OLDEST + 1)
+        self._set_schedules()
+        self.newborn_mother = np.zeros(0, dtype=np.int64)
+        self.newborn_female = np.zeros(0, dtype=bool)
+        self.newborn_month = np.zeros(0, dtype=np.int16)
+        self.brides = np.zeros(0, dtype=np.int64)  # married at the last round, not yet moved
+        self.grooms = np.zeros(0, dtype=np.int64)
+        self.exposure = np.zeros((2, OLDEST + 1), dtype=np.int64)  # this month, by sex and age
+        self.deaths = np.zeros((2, OLDEST + 1), dtype=np.int64)
+        self.births = np.zeros(OLDEST + 1, dtype=np.int64)  # by the mother's age
+        self.births_female = 0
+        self.formed = self.dissolved = 0
+        self.marriages_per_1000_unmarried = np.nan
+        self.inherited_by_state = 0.0
+
+    def _set_schedules(self) -> None:
+        """This year's monthly probabilities: the census schedules, improved since the census."""
+        p, sim = self.pars, self.sim
+        years = (month_index(sim.month) - month_index(p.census_month)) / 12
+        improvement = np.exp(-p.mortality_improvement_per_year * max(years, 0.0))
+        for sex, female in enumerate((False, True)):
+            annual = mortality_schedule(p, female) * improvement
+            self.death_probability[sex] = 1 - np.exp(-annual / 12)
+        annual = marital_fertility(p, sim.pars.loyalty.marriage_rate)
+        self.birth_probability[:] = 1 - np.exp(-annual / 12)
+        self._schedule_year = sim.month.year
+
+    # -- monthly rule --------------------------------------------------------------------------
+
+    def step(self) -> None:
+        sim = self.sim
+        self.formed = self.dissolved = 0
+        self.marriages_per_1000_unmarried = np.nan
+        if sim.month.year != self._schedule_year:
+            self._set_schedules()
+        if sim.month.month == self.rebuild_month and self.sim.steps_done > 0:
+            self._rebuild()
+        self._births_and_deaths()
+
+    @property
+    def rebuild_month(self) -> int:
+        """The month after the marriage round."""
+        return self.sim.pars.loyalty.marriage_month % 12 + 1
+
+    def _hunger_factors(self) -> tuple[float, float]:
+        """Mortality relative to the schedule for the fed and the hungry: the schedule holds
+        for a population with the reference share of hungry households."""
+        p = self.pars
+        mean = 1 + p.hunger_mortality * p.hunger_reference_share
+        return 1 / mean, (1 + p.hunger_mortality) / mean
+
+    def _births_and_deaths(self) -> None:
+        sim = self.sim
+        people, hh = sim.people, sim.households
+        blocks = n_blocks(hh.n)
+        exposure = np.zeros((blocks, 2, OLDEST + 1), dtype=np.int32)
+        deaths = np.zeros((blocks, 2, OLDEST + 1), dtype=np.int32)
+        births = np.zeros((blocks, OLDEST + 1), dtype=np.int32)
+        event = np.empty(people.n, dtype=np.uint8)
+        secure, hungry = self._hunger_factors()
+        in_blocks(
+            births_and_deaths,
+            hh.n,
+            event,
+            exposure,
+            deaths,
+            births,
+            hh.first_person,
+            hh.size,
+            hh.food_insecure,
+            people.role,
+            people.female,
+            people.married,
+            people.birth_month,
+            self.month_index,
+            self.death_probability,
+            secure,
+            hungry,
+            self.birth_probability,
+            streams.key(sim.seed, self.name, sim.month, "deaths"),
+            streams.key(sim.seed, self.name, sim.month, "births"),
+            int(Role.ABROAD),
+            int(Role.DETAINED),
+            int(Role.DECEASED),
+        )
+        self.exposure = exposure.sum(axis=0, dtype=np.int64)
+        self.deaths = deaths.sum(axis=0, dtype=np.int64)
+        self.births = births.sum(axis=0, dtype=np.int64)
+        happened = np.flatnonzero(event)
+        codes = event[happened]
+        del event
+        dead = happened[codes == DIES]
+        mothers = happened[codes == GIVES_BIRTH]
+        self._newborns_die()
+        self._newborns_arrive(mothers)
+        self._deaths(dead)
+
+    def _newborns_die(self) -> None:
+        """Newborns waiting for their row die like infants of their mother's household."""
+        if len(self.newborn_mother) == 0:
+            return
+        sim = self.sim
+        secure, hungry = self._hunger_factors()
+        hungry_home = sim.households.food_insecure[sim.people.household[self.newborn_mother]]
+        sex = self.newborn_female.astype(np.int64)
+        p = self.death_probability[sex, 0] * np.where(hungry_home, hungry, secure)
+        dies = self.rng.random(len(p)) < p
+        self.exposure[:, 0] += np.bincount(sex, minlength=2)
+        self.deaths[:, 0] += np.bincount(sex[dies], minlength=2)
+        keep = ~dies
+        self.newborn_mother = self.newborn_mother[keep]
+        self.newborn_female = self.newborn_female[keep]
+        self.newborn_month = self.newborn_month[keep]
+
+    def _newborns_arrive(self, mothers: np.ndarray) -> None:
+        p = self.pars
+        female = self.rng.random(len(mothers)) < 1 / (1 + p.sex_ratio_at_birth)
+        self.births_female = int(female.sum())
+        self.newborn_mother = np.concatenate([self.newborn_mother, mothers])
+        self.newborn_female = np.concatenate([self.newborn_female, female])
+        self.newborn_month = np.concatenate(
+            [self.newborn_month, np.full(len(mothers), self.month_index, dtype=np.int16)]
+        )
+
+    def _deaths(self, dead: np.ndarray) -> None:
+        """The dead leave every role; a donju's business passes to an adult of the household."""
+        sim = self.sim
+        people, population = sim.people, sim.population
+        donju_households = people.household[dead[people.role[dead] == Role.DONJU]]
+        population.set_role(dead, Role.DECEASED)
+        if len(donju_households):
+            population.pass_on_business(donju_households)
+
+    def newborns_by_province(self) -> np.ndarray:
+        """Newborns not yet given a row, by province (they count in the population)."""
+        sim = self.sim
+        province = sim.households.province[sim.people.household[self.newborn_mother]]
+        return np.bincount(province, minlength=sim.geography.n)
+
+    # -- marriages ----------------------------------------------------------------------------
+
+    def marry(self, brides: np.ndarray, grooms: np.ndarray) -> None:
+        """Couples of this year's marriage round (aligned arrays); they move at the rebuild."""
+        people = self.sim.people
+        unmarried = self._unmarried_adults()
+        self.marriages_per_1000_unmarried = 1000 * len(brides) / max(unmarried, 1)
+        people.married[brides] = True
+        people.married[grooms] = True
+        self.brides = np.concatenate([self.brides, brides])
+        self.grooms = np.concatenate([self.grooms, grooms])
+
+    def _unmarried_adults(self) -> int:
+        """Unmarried persons of marriageable age at home, counted before this round."""
+        people = self.sim.people
+        at_home = (people.role != Role.ABROAD) & (people.role != Role.DETAINED)
+        at_home &= people.role != Role.DECEASED
+        adult = people.age_band >= AgeBand.YOUNG
+        return int(np.count_nonzero(at_home & adult & ~people.married))
+
+    # -- the yearly rebuild -------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        """Remove the dead, move the newly married, give newborns their rows, dissolve empty
+        households and form new ones; then age everyone and follow the life course."""
+        sim, p = self.sim, self.pars
+        people, hh, ledger = sim.people, sim.households, sim.ledger
+        n_households = hh.n
+        alive = people.role != Role.DECEASED
+
+        # Couples: drop those where one died since the round or both live in one household.
+        brides, grooms = self.brides, self.grooms
+        self.brides = self.grooms = np.zeros(0, dtype=np.int64)
+        ok = alive[brides] & alive[grooms]
+        ok &= people.household[brides] != people.household[grooms]
+        brides, grooms = brides[ok], grooms[ok]
+        groom_home = people.household[grooms].astype(np.int64)
+        own_home = self.rng.random(len(grooms)) < p.new_household_share
+        own_home &= hh.size[groom_home] > 1  # a man living alone: she moves in with him
+        parent = groom_home[own_home]
+        created = n_households + np.arange(len(parent))
+        created_of_couple = np.full(len(grooms), -1, dtype=np.int64)
+        created_of_couple[own_home] = created
+        bride_home = np.where(own_home, created_of_couple, groom_home)
+        movers = np.concatenate([brides, grooms[own_home]])
+        mover_home = np.concatenate([bride_home, created])
+        order = np.argsort(movers, kind="stable")
+        movers, mover_home = movers[order], mover_home[order]
+
+        # Newborns join the mother's new household (her old one if she died).
+        mother = self.newborn_mother
+        mother_home = people.household[mother].astype(np.int64)
+        moved = np.searchsorted(movers, mother)
+        is_mover = moved < len(movers)
+        is_mover[is_mover] = movers[moved[is_mover]] == mother[is_mover]
+        newborn_home = mother_home.copy()
+        newborn_home[is_mover & alive[mother]] = mover_home[moved[is_mover & alive[mother]]]
+
+        total = n_households + len(parent)
+        staying = alive.copy()
+        staying[movers] = False
+        size = np.bincount(people.household[staying], minlength=total)
+        del staying
+        size += np.bincount(mover_home, minlength=total)
+        size += np.bincount(newborn_home, minlength=total)
+        gone = np.flatnonzero(size[:n_households] == 0)
+        self._settle_estates(gone, movers, mover_home, parent)
+
+        # New order of households: the survivors in order, each followed by those it formed.
+        kept = np.flatnonzero(size[:n_households] > 0)
+        by_parent = np.argsort(parent, kind="stable")
+        parent_sorted = parent[by_parent]
+        new_of_kept = np.arange(len(kept)) + np.searchsorted(parent_sorted, kept, side="left")
+        new_of_created = np.arange(len(parent)) + np.searchsorted(kept, parent_sorted, "right")
+        household_new = np.full(total, -1, dtype=np.int64)
+        household_new[kept] = new_of_kept
+        household_new[n_households + by_parent] = new_of_created
+        source = np.empty(len(kept) + len(parent), dtype=np.int64)
+        source[new_of_kept] = kept
+        source[new_of_created] = parent_sorted
+        new_size = np.empty(len(source), dtype=np.int64)
+        new_size[new_of_kept] = size[kept]
+        new_size[new_of_created] = size[n_households + by_parent]
+        first_new = np.r_[0, np.cumsum(new_size)]
+
+        person_new, person_source = place_persons(
+            people.household, alive, movers, mover_home, newborn_home, household_new, first_new
+        )
+        newborn_rows = np.flatnonzero(person_source < 0)
+        newborn_index = -1 - person_source[newborn_rows]
+        origin = mother[newborn_index]
+        people.rearrange(np.maximum(person_source, 0), newborn_rows, origin)
+        people.female[newborn_rows] = self.newborn_female[newborn_index]
+        people.birth_month[newborn_rows] = self.newborn_month[newborn_index]
+        people.household[:] = np.repeat(
+            np.arange(len(new_size), dtype=np.int32), new_size.astype(np.int64)
+        )
+        people.age_band[:] = age_bands((self.month_index - people.birth_month) // 12)
+        self.newborn_mother = np.zeros(0, dtype=np.int64)
+        self.newborn_female = np.zeros(0, dtype=bool)
+        self.newborn_month = np.zeros(0, dtype=np.int16)
+
+        hh.rearrange(source, new_of_created, parent_sorted)
+        hh.size[:] = new_size
+        hh.first_person[:] = first_new[:-1]
+        ledger.rebind(hh.cash, hh.income)
+        self.formed, self.dissolved = len(parent), len(gone)
+        change = Renumbering(
+            person=person_new,
+            household=household_new[:n_households],
+            household_source=source,
+            created=new_of_created,
+        )
+        sim.population.update_household_kind()
+        for module in sim.modules:
+            module.renumbered(change)
+        self._endow(household_new[n_households + by_parent], source[new_of_created])
+        new_brides = person_new[brides]
+        self._life_course(new_brides)
+
+    def _settle_estates(self, gone, movers, mover_home, parent) -> None:
+        """Cash of households left with no one: to the household the last member married into,
+        else the nearest household of the same inminban (stored next to it), else the state.
+        A couple's new household has no row yet: its share goes to the groom's family."""
+        sim = self.sim
+        hh, people, ledger = sim.households, sim.people, sim.ledger
+        cash = hh.cash[gone]
+        gone, cash = gone[cash > 0], cash[cash > 0]
+        if len(gone) == 0:
+            return
+        heir = np.full(len(gone), -1, dtype=np.int64)
+        left = people.household[movers]  # a household whose last member married away
+        position = np.searchsorted(gone, left)
+        found = position < len(gone)
+        found[found] = gone[position[found]] == left[found]
+        heir[position[found]] = mover_home[found]
+        # Neighbours in storage order that survive, within the same inminban.
+        surviving = np.ones(hh.n, dtype=bool)
+        surviving[gone] = False
+        index = np.arange(hh.n)
+        before = np.maximum.accumulate(np.where(surviving, index, -1))
+        after = np.minimum.accumulate(np.where(surviving, index, hh.n)[::-1])[::-1]
+        for neighbour in (before, after):
+            near = neighbour[gone]
+            valid = (heir < 0) & (near >= 0) & (near < hh.n)
+            same = np.zeros(len(gone), dtype=bool)
+            same[valid] = hh.inminban[near[valid]] == hh.inminban[gone[valid]]
+            heir[same] = near[same]
+        new_home = heir >= hh.n
+        heir[new_home] = parent[heir[new_home] - hh.n]
+        heir[np.isin(heir, gone)] = -1
+        to_heir = heir >= 0
+        ledger.pay(
+            "estate_inherited",
+            HOUSEHOLDS,
+            HOUSEHOLDS,
+            cash[to_heir],
+            debit_idx=gone[to_heir],
+            credit_idx=heir[to_heir],
+        )
+        self.inherited_by_state = ledger.pay(
+            "estate_to_state", HOUSEHOLDS, "state", cash[~to_heir], debit_idx=gone[~to_heir]
+        )
+
+    def _endow(self, created: np.ndarray, parent: np.ndarray) -> None:
+        """A new household starts with a share of the groom's family's cash (split among the
+        households the family formed this year)."""
+        hh, p = self.sim.households, self.pars
+        if len(created) == 0:
+            return
+        siblings = np.bincount(parent, minlength=hh.n)[parent]
+        amount = hh.cash[parent] * p.new_household_cash_share / siblings
+        self.sim.ledger.pay(
+            "household_formation",
+            HOUSEHOLDS,
+            HOUSEHOLDS,
+            amount,
+            debit_idx=parent,
+            credit_idx=created,
+        )
+
+    def _life_course(self, brides: np.ndarray) -> None:
+        """Marriage, school leaving and retirement change roles; vacant posts are filled."""
+        sim, p = self.sim, self.pars
+        people, population = sim.people, sim.population
+        # A bride leaves a town workplace: she trades or keeps house.
+        working = brides[people.role[brides] == Role.WORKER]
+        trades = self.rng.random(len(working)) < sim.pars.population.married_women_trader_share
+        population.set_role(working[trades], Role.TRADER)
+        population.set_role(working[~trades], Role.DEPENDANT)
+        age = (self.month_index - people.birth_month) // 12
+        retirement = np.where(people.female, p.retirement_age_women, p.retirement_age_men)
+        role = people.role
+        retiring = (age >= retirement) & np.isin(role, RETIRING_ROLES)
+        population.set_role(np.flatnonzero(retiring), Role.DEPENDANT)
+        sim.markets.end_exemptions(np.flatnonzero((age >= retirement) & people.exempt))
+        del retiring
+        leaving_school = (role == Role.DEPENDANT) & (age >= p.school_leaving_age)
+        leaving_school &= (age < retirement) & ~(people.female & people.married)
+        population.assign_ordinary_job(np.flatnonzero(leaving_school))
+        del leaving_school, age, retirement
+        population.refill_posts(self.rng)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def record(self, rec) -> None:
+        exposure, deaths = self.exposure.astype(np.float64), self.deaths
+        births = int(self.births.sum())
+        population = exposure.sum()
+        waiting = len(self.newborn_mother)
+        rec.add("births", births)
+        rec.add_groups("births", [births - self.births_female, self.births_female], "sex", SEXES)
+        rec.add("deaths", int(deaths.sum()))
+        rec.add_groups("deaths", deaths.sum(axis=1), "sex", SEXES)
+        band = age_bands(AGES)
+        band_names = [label(b) for b in AgeBand]
+        rec.add_groups(
+            "deaths", np.bincount(band, deaths.sum(axis=0), len(AgeBand)), "age_band", band_names
+        )
+        # Persons at the start of the month (abroad excepted), newborns waiting for a row too.
+        rec.add_groups(
+            "population",
+            np.bincount(band, exposure.sum(axis=0), len(AgeBand)),
+            "age_band",
+            band_names,
+        )
+        rec.add_groups("population", exposure.sum(axis=1), "sex", SEXES)
+        groups = np.searchsorted(PYRAMID_STARTS, AGES, side="right") - 1
+        pyramid = np.array([np.bincount(groups, exposure[s], len(PYRAMID_STARTS)) for s in (0, 1)])
+        labels = [
+            f"{sex}_{lo}_{lo + 4}" if lo < PYRAMID_STARTS[-1] else f"{sex}_{lo}_plus"
+            for sex in SEXES
+            for lo in PYRAMID_STARTS
+        ]
+        rec.add_groups("population", pyramid.ravel(), "sex_age", labels)
+        per_year = 12 * 1000 / max(population, 1)
+        rec.add("crude_birth_rate", births * per_year)
+        rec.add("crude_death_rate", deaths.sum() * per_year)
+        women = exposure[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fertility = np.where(women > 0, 12 * self.births / women, 0.0)
+        rec.add("total_fertility_rate", fertility.sum())
+        rec.add_groups(
+            "life_expectancy",
+            [period_life_expectancy(deaths[s], exposure[s]) for s in (0, 1)],
+            "sex",
+            SEXES,
+        )
+        present = self.sim.population.present()
+        rec.add("household_size_mean", float(present.mean()) if len(present) else 0.0)
+        rec.add("households_formed", self.formed)
+        rec.add("households_dissolved", self.dissolved)
+        rec.add("newborns_waiting", waiting)
+        if not np.isnan(self.marriages_per_1000_unmarried):  # the month of the marriage round
+            rec.add("marriages_per_1000_unmarried", self.marriages_per_1000_unmarried)
+
+
+# Roles held until retirement: assigned jobs, cadre posts and the security service.
+RETIRING_ROLES = (
+    Role.WORKER,
+    Role.FARMER,
+    Role.MANAGER,
+    Role.PARTY_SECRETARY,
+    Role.OFFICIAL,
+    Role.MSS_AGENT,
+)
