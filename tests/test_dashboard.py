@@ -141,6 +141,14 @@ def test_evidence_page_lists_the_whole_ledger_and_searches_it(page):
         line = " ".join(map(str, row[1:])).lower()
         assert "border" in line and "closure" in line
     assert "event.border_closure" in set(found.key)
+    keys = [w.children[0] for w in rc.find(v.Html, class_="jm-evidence-key").widgets]
+    assert keys == list(found.key[: evidence_page.PAGE])
+    rc.find(v.TextField).widget.v_model = ""
+    assert f"1 to {evidence_page.PAGE}" in texts(rc)
+    click(rc, "Next")
+    assert f"{evidence_page.PAGE + 1} to {2 * evidence_page.PAGE}" in texts(rc)
+    keys = [w.children[0] for w in rc.find(v.Html, class_="jm-evidence-key").widgets]
+    assert keys == list(evidence_page.ledger().key[evidence_page.PAGE : 2 * evidence_page.PAGE])
     report = evidence_page.ledger().set_index("key").loc["official_economy.wage_usd"]
     assert "Radio Free Asia" in report.source and report.says
 
@@ -372,3 +380,44 @@ def test_map_of_an_ensemble_is_its_median(stored):
     values, month = province_values(ensemble.results, "food_insecure_share", "2020-06")
     assert len(values) == 10 and values.between(0, 1).all()
     assert map_page.draw(ensemble, "food_insecure_share", "2020-06").startswith(b"\x89PNG")
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def one_line_error(args: list[str]) -> str:
+    """``jangmadang dashboard ...`` refused before any server starts: exit 2, one line."""
+    import inspect
+
+    from typer.testing import CliRunner
+
+    from jangmadang.cli import app
+
+    runner = CliRunner(mix_stderr=False) if "mix_stderr" in inspect.signature(
+        CliRunner.__init__
+    ).parameters else CliRunner()  # fmt: skip
+    result = runner.invoke(app, ["dashboard", *args])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return lines[0]
+
+
+def test_dashboard_command_refuses_a_busy_port_a_missing_folder_and_a_file(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(["--out", str(tmp_path / "r"), "--port", str(port)])
+    assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in line
+    line = one_line_error(["--read-only", "--out", str(tmp_path / "none")])
+    assert "no such folder to browse" in line and not (tmp_path / "none").exists()
+    (tmp_path / "file").write_text("")
+    assert "is a file, not a folder" in one_line_error(["--out", str(tmp_path / "file")])
+    assert "--port" in one_line_error(["--port", "70000"])
+    assert "--host 'no.such.host.invalid'" in one_line_error(
+        ["--out", str(tmp_path / "r"), "--host", "no.such.host.invalid"]
+    )

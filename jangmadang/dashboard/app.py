@@ -16,9 +16,7 @@ def Layout(children=[]):  # noqa: B006 (Solara's signature for a layout)
     current, pages = solara.use_route()
     router = solara.use_router()
     index = pages.index(current) if current in pages else 0
-    title = f"jangmadang - results in {config.out.name}/" + (
-        " (read-only)" if config.read_only else ""
-    )
+    folder = f"results in {config.out}" + (", read-only" if config.read_only else "")
 
     def go(i: int) -> None:
         router.push("/" + pages[i].path.strip("/"))
@@ -26,7 +24,8 @@ def Layout(children=[]):  # noqa: B006 (Solara's signature for a layout)
     bar = {"background": "#1565c0", "align-items": "center", "padding": "0 1em"}
     with solara.Column(gap="0px") as main:
         with solara.Row(style=bar):
-            solara.Text(title, style={"color": "white", "font-size": "1.15em", "flex": "1"})
+            solara.Text("jangmadang", style={"color": "white", "font-size": "1.3em"})
+            solara.Text(folder, style={"color": "#dde", "font-size": "0.8em", "flex": "1"})
             with solara.lab.Tabs(value=index, on_value=go, background_color="#1565c0", dark=True):
                 for page in pages:
                     solara.lab.Tab(page.label)

@@ -9,6 +9,8 @@ import solara
 from jangmadang import evidence
 from jangmadang.dashboard.common import Heading, Note
 
+PAGE = 25  # entries a page
+
 
 def ledger() -> pd.DataFrame:
     """Every entry: key, kind, source (spelled out), what it says and the plausible range."""
@@ -41,8 +43,11 @@ def Page():
     solara.Title("Evidence - jangmadang")
     text, set_text = solara.use_state("")
     kind, set_kind = solara.use_state("all")
+    page, set_page = solara.use_state(0)
     frame = solara.use_memo(ledger, dependencies=[])
     found = search(frame, text, kind)
+    if page * PAGE >= max(len(found), 1):
+        page = 0  # a narrower search: back to its first page
     Heading("Evidence ledger")
     Note(
         "Every parameter, rule and dated event of the model, and every data file, has an entry: "
@@ -57,5 +62,34 @@ def Page():
             continuous_update=True,
         )
         solara.ToggleButtonsSingle(value=kind, values=["all", *evidence.KINDS], on_value=set_kind)
-    solara.Text(f"{len(found)} of {len(frame)} entries", classes=["jm-evidence-count"])
-    solara.DataFrame(found, items_per_page=25)
+    shown = found.iloc[page * PAGE : (page + 1) * PAGE]
+    with solara.Row(style={"align-items": "center"}):
+        solara.Text(f"{len(found)} of {len(frame)} entries", classes=["jm-evidence-count"])
+        if len(found) > PAGE:
+            solara.Button(
+                "Previous", text=True, disabled=page == 0, on_click=lambda: set_page(page - 1)
+            )
+            solara.Text(f"{page * PAGE + 1} to {page * PAGE + len(shown)}")
+            solara.Button(
+                "Next",
+                text=True,
+                disabled=(page + 1) * PAGE >= len(found),
+                on_click=lambda: set_page(page + 1),
+            )
+    for row in shown.itertuples():
+        EntryView(row)
+
+
+@solara.component
+def EntryView(row):
+    """One entry: its key and kind, its source spelled out, what the source says, the range."""
+    with solara.Column(
+        gap="0px", style={"border-bottom": "1px solid #e0e0e0", "padding": "0.4em 0"}
+    ):
+        with solara.Row(gap="12px"):
+            solara.Text(row.key, style={"font-weight": "bold"}, classes=["jm-evidence-key"])
+            solara.Text(row.kind, style={"color": "#555"})
+            if row.range:
+                solara.Text(f"plausible range {row.range}", style={"color": "#555"})
+        solara.Text(row.source, style={"font-size": "0.9em", "color": "#1565c0"})
+        solara.Text(row.says, style={"font-size": "0.9em"})

@@ -57,7 +57,14 @@ def Choropleth(stored, indicators: list[str]):
         month = months[-1]
     with solara.Row(style={"align-items": "center"}):
         solara.Select("Indicator", values=indicators, value=indicator, on_value=set_indicator)
-        solara.SliderValue("Month", value=month, values=months, on_value=set_month)
+        solara.SliderInt(
+            "Month",
+            value=months.index(month),
+            min=0,
+            max=len(months) - 1,
+            on_value=lambda i: set_month(months[i]),
+            thumb_label=False,
+        )
         solara.Text(month, classes=["jm-map-month"])
     figure = solara.use_memo(
         lambda: draw(stored, indicator, month), dependencies=[stored_id, indicator, month]
