@@ -50,14 +50,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def dashboard(out: Path, *options: str, timeout: float = 60) -> Iterator[str]:
-    """``jangmadang dashboard --out OUT`` on a free port, for as long as the block lasts;
-    yields its address once it answers."""
+    """``jangmadang dashboard --out OUT`` on a free port, started in OUT's parent folder, for
+    as long as the block lasts; yields its address once it answers."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     address = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "jangmadang", "dashboard", "--out", str(out)]
+    command = [sys.executable, "-m", "jangmadang", "dashboard", "--out", out.name]
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
-            [*command, "--port", str(port), *options], stdout=log, stderr=subprocess.STDOUT
+            [*command, "--port", str(port), *options],
+            cwd=out.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + timeout
@@ -144,25 +148,67 @@ def open_page(driver, address: str, tab: str, ready_selector: str) -> None:
     """Go to a page by its tab, as a user does, and wait for an element of it."""
     from selenium.webdriver.common.by import By
 
-    driver.find_element(By.XPATH, f"//div[contains(@class,'v-tab') and normalize-space()='{tab}']"
-                        ).click()  # fmt: skip
+    found = driver.find_element(
+        By.XPATH, f"//div[contains(@class,'v-tab') and normalize-space()='{tab}']"
+    )
+    driver.execute_script("arguments[0].click()", found)  # wherever the page is scrolled to
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ready_selector), what=tab)
 
 
-def start_run(driver, address: str, persons: int, first: str, last: str) -> None:
-    """On the Run page: the default scenario (no_border_closure), a size and a window, Run."""
+def choose(driver, label: str, item: str) -> None:
+    """Pick ``item`` in the drop-down list labelled ``label``."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(
+        By.XPATH, f"//label[normalize-space()='{label}']/ancestor::div[contains(@class,'v-select')]"
+    ).click()
+    option = f"//div[contains(@class,'v-list-item__title') and normalize-space()='{item}']"
+    wait_for(driver, lambda d: d.find_element(By.XPATH, option).is_displayed(), what=item)
+    driver.find_element(By.XPATH, option).click()
+    chosen = f"//label[normalize-space()='{label}']/following-sibling::div"
+    wait_for(driver, lambda d: d.find_element(By.XPATH, chosen).text == item, what=item)
+
+
+def start_run(
+    driver, address: str, persons: int, first: str, last: str, scenario: str | None = None
+) -> None:
+    """On the Run page: a scenario (default: the page's, no_border_closure), a size and a
+    window, then Run."""
     from selenium.webdriver.common.by import By
 
     driver.get(address + "/")
     wait_for(driver, lambda d: d.find_elements(By.XPATH, "//label[normalize-space()='Persons']"))
+    if scenario is not None:
+        choose(driver, "Scenario", scenario)
     type_into(driver, "Persons", str(persons))
     type_into(driver, "First month (YYYY-MM)", first)
     type_into(driver, "Last month (YYYY-MM)", last)
     button(driver, "Run").click()
 
 
+def move_slider(driver, month: str) -> None:
+    """Move the Map page's month slider with the keyboard (ten months a Page Down, one an
+    arrow) until it shows ``month``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    thumb = driver.find_element(By.CSS_SELECTOR, ".v-slider__thumb-container")
+    shown = driver.find_element(By.CSS_SELECTOR, ".jm-map-month")
+    for _ in range(200):
+        current = shown.text
+        if current == month:
+            return
+        gap = (int(current[:4]) - int(month[:4])) * 12 + int(current[5:]) - int(month[5:])
+        key = Keys.PAGE_DOWN if gap >= 10 else Keys.ARROW_LEFT if gap > 0 else Keys.ARROW_RIGHT
+        thumb.send_keys(key)
+        wait_for(driver, lambda d, before=current: shown.text != before, 20, "the slider")
+    raise RuntimeError(f"the slider did not reach {month}")
+
+
 def main() -> None:
-    """Store a baseline run, run no_border_closure from the page, photograph every page."""
+    """Store a run of no_border_closure, run the baseline from the page, photograph the
+    pages: the run under way, its series, baseline minus no_border_closure (what the closure
+    did) and the provinces in June 2021, with the border closed."""
     from selenium.webdriver.common.by import By
 
     IMAGES.mkdir(parents=True, exist_ok=True)
@@ -170,12 +216,21 @@ def main() -> None:
         out = Path(folder) / "results"
         window = ["--population", "100000", "--start", "2016-01", "--end", "2024-12"]
         subprocess.run(
-            [sys.executable, "-m", "jangmadang", "run", "baseline", "--out", str(out), *window],
+            [
+                sys.executable,
+                "-m",
+                "jangmadang",
+                "run",
+                "no_border_closure",
+                "--out",
+                str(out),
+                *window,
+            ],  # fmt: skip
             check=True,
             stdout=subprocess.DEVNULL,
         )
         with dashboard(out) as address, chromium(1280, 1000) as driver:
-            start_run(driver, address, 100_000, "2016-01", "2024-12")
+            start_run(driver, address, 100_000, "2016-01", "2024-12", "baseline")
             wait_for(
                 driver,
                 lambda d: (
@@ -188,16 +243,18 @@ def main() -> None:
             driver.execute_script("window.scrollTo(0, 0)")
             driver.save_screenshot(str(IMAGES / "dashboard-run.png"))
             wait_for(driver, lambda d: "completed:" in d.page_source, 300, "the run's end")
+            open_page(driver, address, "Results", "img.jm-results-chart")
+            chart = driver.find_element(By.CSS_SELECTOR, "img.jm-results-chart")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", chart)
+            time.sleep(1)
+            driver.save_screenshot(str(IMAGES / "dashboard-results.png"))
             open_page(driver, address, "Compare", "img.jm-compare-chart")
             time.sleep(1)
             driver.save_screenshot(str(IMAGES / "dashboard-compare.png"))
             open_page(driver, address, "Map", "img.jm-map")
-            time.sleep(1)
+            move_slider(driver, "2021-06")  # the border closed: the provinces part ways
+            time.sleep(2)
             driver.save_screenshot(str(IMAGES / "dashboard-map.png"))
-            open_page(driver, address, "Evidence", ".jm-evidence-count")
-            field(driver, "Search (words in the key, source or text)").send_keys("border")
-            time.sleep(1.5)
-            driver.save_screenshot(str(IMAGES / "dashboard-evidence.png"))
     for png in sorted(IMAGES.glob("dashboard-*.png")):
         print(png)
 

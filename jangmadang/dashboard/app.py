@@ -16,7 +16,12 @@ def Layout(children=[]):  # noqa: B006 (Solara's signature for a layout)
     current, pages = solara.use_route()
     router = solara.use_router()
     index = pages.index(current) if current in pages else 0
-    folder = f"results in {config.out}" + (", read-only" if config.read_only else "")
+    shown = (
+        config.out.relative_to(config.workdir)
+        if config.out.is_relative_to(config.workdir)
+        else config.out
+    )
+    folder = f"results in {shown}/" + (", read-only" if config.read_only else "")
 
     def go(i: int) -> None:
         router.push("/" + pages[i].path.strip("/"))
@@ -25,7 +30,10 @@ def Layout(children=[]):  # noqa: B006 (Solara's signature for a layout)
     with solara.Column(gap="0px") as main:
         with solara.Row(style=bar):
             solara.Text("jangmadang", style={"color": "white", "font-size": "1.3em"})
-            solara.Text(folder, style={"color": "#dde", "font-size": "0.8em", "flex": "1"})
+            solara.Text(
+                folder,
+                style={"color": "#dde", "font-size": "0.8em", "flex": "1", "white-space": "nowrap"},
+            )
             with solara.lab.Tabs(value=index, on_value=go, background_color="#1565c0", dark=True):
                 for page in pages:
                     solara.lab.Tab(page.label)
