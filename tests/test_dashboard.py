@@ -5,6 +5,7 @@ what it must and reaches no file outside ``--out``."""
 from __future__ import annotations
 
 import io
+import os
 import time
 
 import ipyvuetify as v
@@ -49,6 +50,16 @@ def stored(tmp_path_factory):
             store.save_member(ensemble, member, sim.scenario, sim.results, sim.wall_seconds)
         ids[f"{name} ensemble"] = ensemble
     return out, ids
+
+
+@pytest.fixture(autouse=True)
+def restored_settings(monkeypatch):
+    """Each test configures the dashboard afresh; none leaks its settings into the next."""
+    from jangmadang.dashboard import config
+
+    for name in (config.OUT, config.READ_ONLY, config.WORKDIR):
+        monkeypatch.setenv(name, "")  # remembers the value before, to restore it after
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -421,3 +432,41 @@ def test_dashboard_command_refuses_a_busy_port_a_missing_folder_and_a_file(tmp_p
     assert "--host 'no.such.host.invalid'" in one_line_error(
         ["--out", str(tmp_path / "r"), "--host", "no.such.host.invalid"]
     )
+
+
+def test_dashboard_command_serves_the_app_on_the_local_address_without_telemetry(
+    tmp_path, monkeypatch
+):
+    """What the command hands the server, with the server itself left out (the browser test
+    starts a real one)."""
+    import uvicorn
+    from solara.server import settings as solara_settings
+    from typer.testing import CliRunner
+
+    from jangmadang.cli import app
+    from jangmadang.dashboard import settings
+
+    served = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server: served.append(server.config))
+    monkeypatch.setattr(solara_settings.telemetry, "mixpanel_enable", True)
+    for name in ("SOLARA_APP", "SOLARA_TELEMETRY_MIXPANEL_ENABLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["dashboard", "--read-only", "--out", ".", "--port", "8799"])
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8799/" in result.output and "(read-only)" in result.output
+    (config,) = served
+    assert (config.host, config.port) == ("127.0.0.1", 8799)
+    assert config.app == "solara.server.starlette:app"
+    assert os.environ["SOLARA_APP"] == "jangmadang.dashboard.app"
+    assert solara_settings.telemetry.mixpanel_enable is False
+    assert settings().read_only and settings().out == tmp_path.resolve()
+
+
+def test_stopping_the_server_cancels_its_runs(stored):
+    out, _ = stored
+    scenario = load_scenario("baseline", {"population.persons": 5_000, "start": "2012-01"})
+    job = jobs.start_run(scenario, out)
+    jobs.shutdown()
+    assert job.status == "cancelled"
+    assert ResultsStore(out).run_info(job.run_id)["error"] == "cancelled from the dashboard"

@@ -33,8 +33,10 @@ def dashboard(
         else:
             check_out(out)
         _check_port(host, port)
-    from jangmadang.dashboard import configure, jobs
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"  # read when Solara is imported
+    from jangmadang.dashboard import configure, jobs, without_telemetry
 
+    without_telemetry()
     configure(out, read_only=read_only, workdir=Path.cwd())
     os.environ["SOLARA_APP"] = "jangmadang.dashboard.app"
     import uvicorn

@@ -12,6 +12,6 @@ catalogued exactly as the command line's, and the page can reach no other file: 
 SQL is ever typed into it. ``--read-only`` leaves only the browsing.
 """
 
-from jangmadang.dashboard.config import Settings, configure, settings
+from jangmadang.dashboard.config import Settings, configure, settings, without_telemetry
 
-__all__ = ["Settings", "configure", "settings"]
+__all__ = ["Settings", "configure", "settings", "without_telemetry"]

@@ -34,3 +34,12 @@ def settings() -> Settings:
         read_only=bool(os.environ.get(READ_ONLY)),
         workdir=Path(os.environ.get(WORKDIR) or Path.cwd()),
     )
+
+
+def without_telemetry() -> None:
+    """Solara reports server starts and page views to an analytics service by default; a
+    dashboard of simulations about North Korea, perhaps run by an NGO, sends nothing anywhere."""
+    from solara.server import settings as solara_settings
+
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    solara_settings.telemetry.mixpanel_enable = False
