@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -72,11 +73,12 @@ def dashboard(out: Path, *options: str, timeout: float = 60) -> Iterator[str]:
                 time.sleep(0.2)
             yield address
         finally:
-            server.terminate()
+            server.send_signal(signal.SIGINT)  # what Ctrl+C does
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
+                raise RuntimeError("the dashboard did not stop within 20 s of Ctrl+C") from None
 
 
 def _answers(address: str) -> bool:

@@ -191,6 +191,7 @@ def test_run_page_runs_stores_and_shows_progress_and_a_chart(page, stored):
     assert job.status == "completed", job.error
     shown = shows(rc, "completed: 2020-06: 18 of 18 months")
     assert f"Stored as run {job.run_id}" in shown
+    assert not rc.find(v.Btn, children=["Run"]).widget.disabled  # ready for the next run
     assert any(image.startswith(b"\x89PNG") for image in images(rc))
     store = ResultsStore(out)
     info = store.run_info(job.run_id)

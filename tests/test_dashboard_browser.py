@@ -36,7 +36,8 @@ def test_a_user_runs_a_scenario_watches_it_and_opens_the_map(tmp_path):
 
     assert HAVE_BROWSER and HAVE_DRIVER, "Chromium and chromedriver come together: install both"
     out = tmp_path / "results"
-    with shots.dashboard(out) as address, shots.chromium() as driver:
+    # The browser is still open when the server is stopped: Ctrl+C must stop it all the same.
+    with shots.chromium() as driver, shots.dashboard(out) as address:
         shots.start_run(driver, address, 20_000, "2019-01", "2020-12")
         seen = []  # the progress line as the page redraws it
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -48,8 +49,16 @@ def dashboard(
         + "; Ctrl+C stops it",
         soft_wrap=True,
     )
+    # Solara warns on every first page that a local http address cannot embed its cookie in
+    # another site's frame: true, and of no concern here.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     config = uvicorn.Config(
-        "solara.server.starlette:app", host=host, port=port, log_level="warning", loop="asyncio"
+        "solara.server.starlette:app",
+        host=host,
+        port=port,
+        log_level="warning",
+        loop="asyncio",
+        timeout_graceful_shutdown=5,  # Ctrl+C stops it even while a page is open
     )
     try:
         uvicorn.Server(config).run()

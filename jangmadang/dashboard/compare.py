@@ -20,7 +20,7 @@ from jangmadang.dashboard.common import (
     stored_choices,
 )
 from jangmadang.dashboard.config import settings
-from jangmadang.dashboard.run import JobView, scenario_choices
+from jangmadang.dashboard.run import JobView, scenario_choices, use_follow
 from jangmadang.experiments.checks import BadInput
 from jangmadang.experiments.compare import DEFAULT_INDICATORS
 from jangmadang.scenario import ScenarioError, events_of
@@ -117,6 +117,7 @@ def Scenarios():
     problem, set_problem = solara.use_state(None)
     running = [j for j in jobs.jobs() if j.kind == "comparison"]
     job, set_job = solara.use_state(running[0] if running else None)
+    version = use_follow(job)
 
     def start_comparison():
         from jangmadang.experiments.compare import check_inputs
@@ -161,7 +162,7 @@ def Scenarios():
     busy = job is not None and not job.finished
     solara.Button("Compare", color="primary", on_click=start_comparison, disabled=busy)
     if job is not None:
-        JobView(job, Outcome)
+        JobView(job, version, Outcome)
 
 
 @solara.component

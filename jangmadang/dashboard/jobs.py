@@ -64,7 +64,8 @@ class Job:
             raise Cancelled
 
     def _bump(self, **changes) -> None:
-        for name, value in changes.items():
+        """Change fields, the status last: a page that sees a job finished sees all of it."""
+        for name, value in sorted(changes.items(), key=lambda change: change[0] == "status"):
             setattr(self, name, value)
         self.version += 1
 

@@ -110,20 +110,28 @@ def Parameters_(scenario: Scenario, changes: dict, set_changes):
             ParameterRow(key, changes.get(key, value), entry, key in changes, change)
 
 
-@solara.component
-def JobView(job: jobs.Job, outcome=None):
-    """A job's progress, its series so far (a run) and a cancel button, redrawn as it moves;
-    ``outcome(job)`` draws what a finished job produced (a comparison's table)."""
-    version, set_version = solara.use_state(job.version)
+def use_follow(job: jobs.Job | None) -> int:
+    """Redraw the calling component as ``job`` moves (its version, polled from a thread of
+    the page) and once more when it has finished; returns the version drawn."""
+    state, set_state = solara.use_state((job.version, job.finished) if job else (0, True))
 
     def follow(cancel: threading.Event):
-        while not cancel.wait(0.3):
-            set_version(job.version)
-            if job.finished:
-                set_version(job.version)
+        while job is not None and not cancel.wait(0.3):
+            finished = job.finished  # read first: a finished job changes no more
+            set_state((job.version, finished))
+            if finished:
                 return
 
     solara.use_thread(follow, dependencies=[job], intrusive_cancel=False)
+    return state[0]
+
+
+@solara.component
+def JobView(job: jobs.Job, version: int, outcome=None):
+    """A job's progress, its series so far (a run) and a cancel button; ``outcome(job)``
+    draws what a finished job produced (a comparison's table). The page that shows it
+    follows the job (:func:`use_follow`), so that its own buttons change with it too, and
+    passes the ``version`` it drew."""
     share = 100 * job.done / job.total if job.total else 0
     unit = "months" if job.kind == "run" else "runs"
     if job.status == "settling":
@@ -142,13 +150,13 @@ def JobView(job: jobs.Job, outcome=None):
         elif job.status == "completed" and job.run_id:
             solara.Success(f"Stored as run {job.run_id}: see it on the Results and Map pages.")
         if job.kind == "run" and job.live is not None and len(job.live):
-            LiveChart(job.live, job.events, version)
+            LiveChart(job.live, job.events)
     if outcome is not None and job.status == "completed" and job.result is not None:
         outcome(job)
 
 
 @solara.component
-def LiveChart(live, events, version: int):
+def LiveChart(live, events):
     def draw():
         from jangmadang.plotting import plot_run
 
@@ -173,6 +181,7 @@ def Page():
     problem, set_problem = solara.use_state(None)
     running = [j for j in jobs.jobs() if j.kind == "run"]
     job, set_job = solara.use_state(running[0] if running else None)
+    version = use_follow(job)
 
     spec = choices.get(label, "baseline")
 
@@ -230,6 +239,6 @@ def Page():
         busy = job is not None and not job.finished
         solara.Button("Run", color="primary", on_click=start_run, disabled=busy or base is None)
     if job is not None:
-        JobView(job)
+        JobView(job, version)
     if base is not None:
         Parameters_(base, changes, set_changes)
