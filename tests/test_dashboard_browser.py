@@ -1,6 +1,7 @@
 """The dashboard end to end in headless Chromium: ``jangmadang dashboard`` started as a user
-starts it, a small scenario run from the Run page (progress, then a chart), the Map page, and
-not one request leaving the machine."""
+starts it, a small scenario run from the Run page (progress, then a chart), compared with a
+stored baseline, the Map page, not one request leaving the machine, and Ctrl+C stopping the
+server with the page still open."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import jangmadang as jm
 from jangmadang.store import ResultsStore
 
 HERE = Path(__file__).parent
@@ -36,6 +38,9 @@ def test_a_user_runs_a_scenario_watches_it_and_opens_the_map(tmp_path):
 
     assert HAVE_BROWSER and HAVE_DRIVER, "Chromium and chromedriver come together: install both"
     out = tmp_path / "results"
+    baseline = ResultsStore(out).save(
+        jm.Sim("baseline", population=20_000, start="2019-01", end="2020-12").run()
+    )  # stored before, as by `jangmadang run`
     # The browser is still open when the server is stopped: Ctrl+C must stop it all the same.
     with shots.chromium() as driver, shots.dashboard(out) as address:
         shots.start_run(driver, address, 20_000, "2019-01", "2020-12")
@@ -56,6 +61,11 @@ def test_a_user_runs_a_scenario_watches_it_and_opens_the_map(tmp_path):
         assert chart.size["width"] > 300 and chart.size["height"] > 100
         stored = driver.find_element(By.XPATH, "//*[contains(text(), 'Stored as run')]").text
         run_id = stored.split("Stored as run ")[1].split(":")[0]
+
+        shots.open_page(driver, address, "Compare", "img.jm-compare-chart")
+        assert run_id in driver.page_source and baseline in driver.page_source  # the two runs
+        difference = driver.find_element(By.CSS_SELECTOR, "img.jm-compare-chart")
+        assert driver.execute_script("return arguments[0].naturalWidth", difference) > 300
 
         shots.open_page(driver, address, "Map", "img.jm-map")
         assert run_id in driver.page_source
