@@ -84,9 +84,21 @@ def Catalog(scenario, since, status):
     ensembles = filtered(ensembles, scenario, since, "all", "created_at")
     solara.Text(f"{len(runs)} runs", style={"font-weight": "bold"})
     shown = [c for c in RUN_COLUMNS if c in runs]
-    solara.DataFrame(runs[shown].iloc[::-1].reset_index(drop=True), items_per_page=8)
+    solara.DataFrame(readable(runs[shown].iloc[::-1]), items_per_page=8)
     solara.Text(f"{len(ensembles)} ensembles", style={"font-weight": "bold"})
-    solara.DataFrame(ensembles.iloc[::-1].reset_index(drop=True), items_per_page=5)
+    solara.DataFrame(readable(ensembles.iloc[::-1]), items_per_page=5)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A catalog table as a reader scans it: times to the minute, seconds to a tenth, no
+    "None" where nothing went wrong."""
+    frame = frame.reset_index(drop=True).copy()
+    for column in ("started_at", "created_at"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d %H:%M")
+    if "wall_seconds" in frame:
+        frame["wall_seconds"] = frame["wall_seconds"].round(1)
+    return frame.astype(object).where(frame.notna(), "")
 
 
 @solara.component
