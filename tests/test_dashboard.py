@@ -113,13 +113,13 @@ def texts(rc) -> str:
     return "\n".join(shown)
 
 
-def shows(rc, text: str, seconds: float = 20) -> str:
+def shows(rc, text: str, seconds: float = 60) -> str:
     """The page's texts once they include ``text`` (a page following a job redraws from its
     own thread, figures included), or fail after ``seconds``."""
     deadline = time.monotonic() + seconds
     while text not in (shown := texts(rc)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert text in shown
+    assert text in shown, f"{text!r} not shown after {seconds} s; the page shows:\n{shown}"
     return shown
 
 
