@@ -113,6 +113,16 @@ def run_child(args: argparse.Namespace) -> dict:
         module.step = _timed(module.step, f"{module.name}.step", timings)
         module.record = _timed(module.record, f"{module.name}.record", timings)
     sim._record_economy = _timed(sim._record_economy, "sim.record_economy", timings)
+    rebuilds: list[float] = []  # the demography's yearly rebuild of the arrays, each time
+    if hasattr(sim, "demography"):
+        rebuild = sim.demography._rebuild
+
+        def timed_rebuild():
+            started = time.perf_counter()
+            rebuild()
+            rebuilds.append(time.perf_counter() - started)
+
+        sim.demography._rebuild = timed_rebuild
     sim.ledger.check = _timed(sim.ledger.check, "ledger.check", timings)
     month_seconds: list[float] = []
     original_step = sim.step
@@ -161,6 +171,7 @@ def run_child(args: argparse.Namespace) -> dict:
         "state_arrays_mib": state_mib,
         "result_rows": rows,
         "seconds_by_part": dict(sorted(timings.items(), key=lambda kv: -kv[1])),
+        "rebuild_seconds": [round(s, 3) for s in rebuilds],
     }
 
 
@@ -320,6 +331,8 @@ def print_table(results: list[dict], env: dict) -> None:
             f"{r['persons']:,} persons, seconds per month by part: "
             + ", ".join(f"{part} {seconds / r['months_simulated']:.3f}" for part, seconds in parts)
         )
+        if r.get("rebuild_seconds"):
+            print(f"  yearly rebuilds of the population: {r['rebuild_seconds']} s")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

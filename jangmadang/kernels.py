@@ -110,6 +110,36 @@ def in_blocks(kernel, n_households: int, *args) -> None:
             chunk.result()
 
 
+def in_ranges(kernel, n: int, *args) -> None:
+    """Run ``kernel(lo, hi, *args)`` over ``0 .. n`` cut into a few ranges per thread, for
+    kernels whose items are independent (each writes only its own items)."""
+    threads = max(1, numba.config.NUMBA_NUM_THREADS)
+    chunks = min(max(n, 1), CHUNKS_PER_THREAD * threads)
+    bounds = [n * c // chunks for c in range(chunks + 1)]
+    if threads == 1 or n < 1 << 12:
+        kernel(0, n, *args)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        for chunk in [pool.submit(kernel, lo, hi, *args) for lo, hi in pairwise(bounds)]:
+            chunk.result()
+
+
+@njit(nogil=True, cache=True)
+def _gather(lo, hi, out, values, source):
+    for i in range(lo, hi):
+        out[i] = values[source[i]]
+
+
+def take(values: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``values[source]`` for a 1-D array, on several threads (the yearly rebuild moves every
+    person's fields at once)."""
+    if values.ndim != 1:
+        return np.take(values, source, axis=0)
+    out = np.empty(len(source), dtype=values.dtype)
+    in_ranges(_gather, len(source), out, values, source)
+    return out
+
+
 @njit(cache=True)
 def rank_weighted_sums(ordered):
     """``ordered.sum()`` and ``(arange(1, n + 1) * ordered).sum()`` in one pass, each summed

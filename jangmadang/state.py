@@ -43,12 +43,25 @@ class ArrayStruct:
         if inherit:
             self.inherited.add(name)
 
-    def rearrange(self, source: np.ndarray, new_rows: np.ndarray, origin: np.ndarray) -> None:
+    def rearrange(
+        self,
+        source: np.ndarray,
+        new_rows: np.ndarray,
+        origin: np.ndarray,
+        written: dict[str, np.ndarray] | None = None,
+    ) -> None:
         """Rebuild every field in a new row order: row ``i`` takes old row ``source[i]``,
         except ``new_rows``, which start at zero or, for inherited fields, copy old row
-        ``origin`` (aligned with ``new_rows``). Used by the yearly rebuild of the population."""
+        ``origin`` (aligned with ``new_rows``). Fields in ``written`` are replaced by the array
+        given (computed for the new order already). Used by the yearly rebuild."""
+        from jangmadang.kernels import take  # compiled: only the rebuild needs it
+
+        written = written or {}
         for name, old in self.fields.items():
-            new = np.take(old, source, axis=0)
+            if name in written:
+                self.fields[name] = written[name]
+                continue
+            new = take(old, source)
             new[new_rows] = old[origin] if name in self.inherited else 0
             self.fields[name] = new
         self.n = len(source)
@@ -202,6 +215,8 @@ class Renumbering:
     household: np.ndarray  # old household -> new index, -1 for a dissolved one
     household_source: np.ndarray  # new household -> the old one it continues (new: the groom's)
     created: np.ndarray  # households formed this year (new indices)
+    arrived: np.ndarray  # persons (new indices) in a household they were not in: movers, newborns
+    left: np.ndarray  # the household each of them left (new index; -1: none, or dissolved)
 
     def persons(self, old: np.ndarray) -> np.ndarray:
         return self.person[old]

@@ -154,3 +154,30 @@ def test_hunger_raises_mortality_and_zero_switches_it_off():
     assert factors[0.0] == (1.0, 1.0)
     secure, insecure = factors[3.0]
     assert insecure > 1 > secure
+
+
+def test_candidate_months_follow_the_bound():
+    """With a constant monthly bound q, the months to the next candidate are geometric: mean
+    1 / q, and a share q comes the very next month."""
+    from jangmadang.modules.demography_kernels import next_candidates
+
+    n, q, now = 200_000, 0.01, 24_000
+    rate = -np.log1p(-q)
+    width = 12 * 101
+    cumulative = np.tile(np.arange(width + 1) * rate, (2, 1))
+    birth_month = np.full(n, now - 12 * 30, dtype=np.int16)  # everyone aged 30
+    due = np.empty(n, dtype=np.int16)
+    next_candidates(
+        due, np.arange(n), now, birth_month, np.zeros(n, dtype=bool), cumulative, np.uint64(9)
+    )
+    wait = due.astype(np.int64) - now
+    assert wait.min() == 1
+    assert wait.mean() == pytest.approx(1 / q, rel=0.02)
+    assert (wait == 1).mean() == pytest.approx(q, rel=0.05)
+
+
+def test_money_is_conserved_through_every_rebuild():
+    """Fourteen rebuilds at 30,000 persons (the ledger checks every month: an estate left in a
+    dissolved household, or passed to another one dissolving, would fail the check)."""
+    sim = jm.Sim("baseline", population=30_000, seed=1, check_money=True).run()
+    assert series(sim, "households_dissolved").sum() > 0

@@ -55,7 +55,11 @@ def test_labour_camp_holds_people_away_then_returns_them_to_a_job():
     assert (sim.people.role[persons] == Role.DETAINED).all()  # months 0, 1, 2 of the term
     sim.step(3 - len(sim.scenario.burn_in), months[3])
     roles = sim.people.role[persons]  # an assigned job (some pay at once to trade instead)
-    assert np.isin(roles, [Role.WORKER, Role.FARMER, Role.TRADER]).all()
+    people, life = sim.people, sim.pars.demography
+    age = (sim.population.month_index - people.birth_month[persons]) // 12
+    retired = age >= np.where(people.female[persons], life.retirement_age_women, life.retirement_age_men)
+    assert np.isin(roles[~retired], [Role.WORKER, Role.FARMER, Role.TRADER]).all()
+    assert (roles[retired] == Role.DEPENDANT).all()  # past retirement age: home, not to work
     assert len(sim.enforcement.camp_person) == 0
     assert (sim.population.present()[sim.people.household[persons]] >= present_before).all()
 
@@ -137,7 +141,8 @@ def test_detection_rises_with_surveillance_and_falls_with_protection():
 
 
 def test_punishments_are_reported_by_type_offence_role_and_province():
-    sim = jm.Sim("baseline", population=100_000, seed=3, start="2018-01", end="2020-12").run()
+    # Years of many departures, so that some returnees are caught and sent to a camp.
+    sim = jm.Sim("baseline", population=300_000, seed=3, start="2012-01", end="2014-12").run()
     df = sim.results[sim.results.indicator == "punishments"]
     total = df[df.dimension == "all"].value.sum()
     assert total > 0

@@ -498,7 +498,7 @@ RUN = """
 import hashlib, numba, numpy as np, jangmadang as jm
 sim = jm.Sim("baseline", population=20_000, start="2020-01", end="2020-06").run()
 digest = hashlib.sha256(sim.results.to_csv().encode())
-for array in (sim.people.loyalty, sim.people.compliance, sim.households.cash):
+for array in (sim.people.loyalty, sim.people.compliance, sim.people.role, sim.households.cash):
     digest.update(array.tobytes())
 print(numba.config.NUMBA_NUM_THREADS, digest.hexdigest())
 """

@@ -69,11 +69,7 @@ def plot(
                 raise InputError(f"ensemble {run_id}: {exc.reason}") from None
             console.print(f"plot     {png}", soft_wrap=True)
             return
-        try:
-            results = store.load(run_id)
-            stored = store.scenario(run_id)
-        except UnknownRun:
-            raise unknown_id(store, run_id) from None
+        results, stored = _stored_run(store, run_id)
         try:
             png = plot_run(
                 results,
@@ -119,6 +115,14 @@ def _map(
     console.print(f"map      {png}", soft_wrap=True)
 
 
+def _stored_run(store: ResultsStore, run_id: str):
+    """A stored run's results and scenario, or the one-line error for an unknown id."""
+    try:
+        return store.load(run_id), store.scenario(run_id)
+    except UnknownRun:
+        raise unknown_id(store, run_id) from None
+
+
 def _pyramid(store: ResultsStore, run_id: str, indicators: list[str], file: Path | None) -> None:
     """A run's population pyramid, its first and last year (``pyramid.png``)."""
     from jangmadang.pyramid import PYRAMID, plot_pyramid
@@ -128,11 +132,7 @@ def _pyramid(store: ResultsStore, run_id: str, indicators: list[str], file: Path
         raise InputError(f"{PYRAMID}: a figure of its own; plot {others} separately")
     if store.catalog.is_file() and not store.ensemble_members(run_id).empty:
         raise InputError(f"{PYRAMID}: draw it for one run of ensemble {run_id}")
-    try:
-        results = store.load(run_id)
-        stored = store.scenario(run_id)
-    except UnknownRun:
-        raise unknown_id(store, run_id) from None
+    results, stored = _stored_run(store, run_id)
     try:
         png = plot_pyramid(
             results,

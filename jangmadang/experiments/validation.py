@@ -79,6 +79,17 @@ PATTERNS = (
             "compliance", +1, threshold=0.7),
     Pattern("arrivals in the South fall after 2011", "mou_arrivals", "trend",
             "arrivals_south_korea", -1, ("2017-01", "2019-12"), early=("2012-01", "2013-12")),
+    # Demography: the published rates of 2014-2021 (about 14.5 births and 9.3 deaths per
+    # 1,000 a year) within the ranges issue 11 set: emergent from the census schedules, the
+    # marriage round and hunger, not imposed.
+    Pattern("births are 12-17 per 1,000 a year", "un_wpp", "level",
+            "crude_birth_rate", +1, ("2014-01", "2019-12"), threshold=12),
+    Pattern("births are 12-17 per 1,000 a year (upper)", "un_wpp", "level",
+            "crude_birth_rate", -1, ("2014-01", "2019-12"), threshold=17),
+    Pattern("deaths are 8-11 per 1,000 a year", "un_wpp", "level",
+            "crude_death_rate", +1, ("2014-01", "2019-12"), threshold=8),
+    Pattern("deaths are 8-11 per 1,000 a year (upper)", "un_wpp", "level",
+            "crude_death_rate", -1, ("2014-01", "2019-12"), threshold=11),
 )  # fmt: skip
 
 

@@ -3,9 +3,13 @@
 Each person has a month of birth (``people.birth_month``, a month index in int16), so ages move
 with the calendar; ``people.age_band`` is derived from it once a year.
 
-Every month one compiled pass over persons (``demography_kernels.births_and_deaths``) draws
-deaths from an age- and sex-specific schedule, raised in food-insecure households and in the
-camps, and births to married women of 15-49. A death gives the person the role ``DECEASED``
+Every month deaths follow an age- and sex-specific schedule, raised in food-insecure households
+and in the camps, and births come to married women of 15-49. Both are rare, so each person
+carries the month of their next candidate death and birth (``people.death_due``,
+``people.birth_due``), drawn from an upper bound of the probability; in that month the
+candidate becomes an event with the ratio of the true probability to the bound
+(``demography_kernels``, thinning). A month touches only the persons whose candidate is due,
+and the persons in the country by age come from the population's cohort counts. A death gives the person the role ``DECEASED``
 through ``population.set_role``, so every post they held falls vacant and every tie ends at
 once; the row stays until the yearly rebuild. A newborn counts in the population from the month
 of birth and waits in a short list (mother, sex, month) for its row.
@@ -32,16 +36,30 @@ import numpy as np
 from pydantic import Field
 
 from jangmadang import streams
-from jangmadang.kernels import in_blocks, n_blocks
+from jangmadang.kernels import in_ranges
 from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.demography_kernels import (
-    DIES,
-    GIVES_BIRTH,
-    births_and_deaths,
+    LEAVES_SCHOOL,
+    NEVER,
+    RETIRES,
+    STOPS_PAYING,
+    age_everyone,
+    count_stayers,
+    due_now,
+    next_candidates,
     place_persons,
+    uniforms_at,
 )
-from jangmadang.state import AgeBand, Renumbering, Role, age_bands, label
+from jangmadang.state import (
+    AGE_BAND_STARTS,
+    AWAY_ROLES,
+    AgeBand,
+    Renumbering,
+    Role,
+    age_bands,
+    label,
+)
 from jangmadang.timeline import Month, month_index
 
 OLDEST = 100  # ages in completed years run 0..100, the last one open
@@ -261,8 +279,13 @@ class Demography(Module):
     }
 
     def init_state(self) -> None:
-        self.death_probability = np.zeros((2, OLDEST + 1))
-        self.birth_probability = np.zeros(OLDEST + 1)
+        people = self.sim.people
+        people.add("death_due", np.int16, fill=NEVER)  # month of the next candidate death
+        people.add("birth_due", np.int16, fill=NEVER)  # ... and birth (women)
+        self.death_probability = np.zeros((2, OLDEST + 1))  # this year's, per month
+        self.birth_probability = np.zeros(OLDEST + 1)  # per married woman and month
+        self.death_bound = np.zeros((2, OLDEST + 1))  # what the candidates are drawn from
+        self.birth_bound = np.zeros(OLDEST + 1)
         self._set_schedules()
         self.newborn_mother = np.zeros(0, dtype=np.int64)
         self.newborn_female = np.zeros(0, dtype=bool)
@@ -278,16 +301,48 @@ class Demography(Module):
         self.inherited_by_state = 0.0
 
     def _set_schedules(self) -> None:
-        """This year's monthly probabilities: the census schedules, improved since the census."""
+        """This year's monthly probabilities: the census schedules, improved since the census.
+        Candidates are redrawn for everyone only if a probability outgrew its bound (the first
+        time, or after an event raised mortality or fertility)."""
         p, sim = self.pars, self.sim
         years = (month_index(sim.month) - month_index(p.census_month)) / 12
-        improvement = np.exp(-p.mortality_improvement_per_year * max(years, 0.0))
+        improvement = np.exp(-p.mortality_improvement_per_year * years)
         for sex, female in enumerate((False, True)):
             annual = mortality_schedule(p, female) * improvement
             self.death_probability[sex] = 1 - np.exp(-annual / 12)
         annual = marital_fertility(p, sim.pars.loyalty.marriage_rate)
         self.birth_probability[:] = 1 - np.exp(-annual / 12)
         self._schedule_year = sim.month.year
+        highest = self.death_probability * max(self._hunger_factors())
+        if np.any(highest > self.death_bound) or np.any(self.birth_probability > self.birth_bound):
+            self.death_bound = np.minimum(highest, 1.0)
+            self.birth_bound = self.birth_probability.copy()
+            for lo in range(0, sim.people.n, 1 << 20):  # a million at a time: little memory
+                some = np.arange(lo, min(lo + (1 << 20), sim.people.n))
+                self._schedule(some, "death")
+                self._schedule(some[sim.people.female[some]], "birth")
+
+    def _schedule(self, persons: np.ndarray, event: str) -> None:
+        """Draw the month of the next candidate death (or birth) of ``persons`` after this one."""
+        people, sim = self.sim.people, self.sim
+        bound = (
+            self.death_bound
+            if event == "death"
+            else np.array([0 * self.birth_bound, self.birth_bound])
+        )
+        rates = np.repeat(-np.log1p(-np.minimum(bound, 1 - 1e-12)), 12, axis=1)
+        cumulative = np.concatenate([np.zeros((2, 1)), np.cumsum(rates, axis=1)], axis=1)
+        due = np.empty(len(persons), dtype=np.int16)
+        next_candidates(
+            due,
+            persons,
+            self.month_index,
+            people.birth_month,
+            people.female,
+            cumulative,
+            streams.key(sim.seed, self.name, sim.month, f"{event}_schedule"),
+        )
+        people.fields[f"{event}_due"][persons] = due
 
     # -- monthly rule --------------------------------------------------------------------------
 
@@ -299,7 +354,14 @@ class Demography(Module):
             self._set_schedules()
         if sim.month.month == self.rebuild_month and self.sim.steps_done > 0:
             self._rebuild()
-        self._births_and_deaths()
+        self._count_exposure()
+        people = sim.people
+        dying, bearing = due_now(people.death_due, people.birth_due, self.month_index)
+        dead = self._deaths_due(dying)
+        mothers = self._births_due(bearing)
+        self._newborns_die()
+        self._newborns_arrive(mothers)
+        self._deaths(dead)
 
     @property
     def rebuild_month(self) -> int:
@@ -313,51 +375,56 @@ class Demography(Module):
         mean = 1 + p.hunger_mortality * p.hunger_reference_share
         return 1 / mean, (1 + p.hunger_mortality) / mean
 
-    def _births_and_deaths(self) -> None:
+    def _count_exposure(self) -> None:
+        """Persons in the country at the start of the month by sex and age in years, from the
+        population's cohorts (month of birth) and the newborns waiting for a row."""
+        population = self.sim.population
+        births = population.first_birth_month + np.arange(population.cohorts.shape[1])
+        age = np.clip((self.month_index - births) // 12, 0, OLDEST)
+        born = births <= self.month_index
+        self.exposure = np.array(
+            [np.bincount(age[born], population.cohorts[s, born], OLDEST + 1) for s in (0, 1)]
+        ).astype(np.int64)
+
+    def _deaths_due(self, due: np.ndarray) -> np.ndarray:
+        """Persons whose candidate death is due: each dies with the ratio of the true
+        probability (age, sex, hunger or the camp) to the bound it was drawn from."""
         sim = self.sim
         people, hh = sim.people, sim.households
-        blocks = n_blocks(hh.n)
-        exposure = np.zeros((blocks, 2, OLDEST + 1), dtype=np.int32)
-        deaths = np.zeros((blocks, 2, OLDEST + 1), dtype=np.int32)
-        births = np.zeros((blocks, OLDEST + 1), dtype=np.int32)
-        event = np.empty(people.n, dtype=np.uint8)
+        role = people.role[due]
+        here = (role != Role.ABROAD) & (role != Role.DECEASED)
+        age = np.minimum((self.month_index - people.birth_month[due]) // 12, OLDEST)
+        sex = people.female[due].astype(np.int64)
         secure, hungry = self._hunger_factors()
-        in_blocks(
-            births_and_deaths,
-            hh.n,
-            event,
-            exposure,
-            deaths,
-            births,
-            hh.first_person,
-            hh.size,
-            hh.food_insecure,
-            people.role,
-            people.female,
-            people.married,
-            people.birth_month,
-            self.month_index,
-            self.death_probability,
-            secure,
-            hungry,
-            self.birth_probability,
-            streams.key(sim.seed, self.name, sim.month, "deaths"),
-            streams.key(sim.seed, self.name, sim.month, "births"),
-            int(Role.ABROAD),
-            int(Role.DETAINED),
-            int(Role.DECEASED),
+        hungry_now = (role == Role.DETAINED) | hh.food_insecure[people.household[due]]
+        chance = self.death_probability[sex, age] * np.where(hungry_now, hungry, secure)
+        chance /= self.death_bound[sex, age]
+        draw = uniforms_at(streams.key(sim.seed, self.name, sim.month, "deaths"), due)
+        dies = here & (draw < chance)
+        self.deaths = np.zeros((2, OLDEST + 1), dtype=np.int64)
+        np.add.at(self.deaths, (sex[dies], age[dies]), 1)
+        dead = due[dies]
+        people.death_due[dead] = NEVER
+        people.birth_due[dead] = NEVER
+        self._schedule(due[~dies], "death")
+        return dead
+
+    def _births_due(self, due: np.ndarray) -> np.ndarray:
+        """Women whose candidate birth is due give birth if married, at home and of
+        childbearing age (with the ratio of the true probability to the bound)."""
+        sim = self.sim
+        people = sim.people
+        age = np.minimum((self.month_index - people.birth_month[due]) // 12, OLDEST)
+        able = people.married[due] & ~np.isin(people.role[due], AWAY_ROLES)
+        bound = self.birth_bound[age]
+        chance = np.divide(
+            self.birth_probability[age], bound, out=np.zeros(len(due)), where=bound > 0
         )
-        self.exposure = exposure.sum(axis=0, dtype=np.int64)
-        self.deaths = deaths.sum(axis=0, dtype=np.int64)
-        self.births = births.sum(axis=0, dtype=np.int64)
-        happened = np.flatnonzero(event)
-        codes = event[happened]
-        del event
-        dead = happened[codes == DIES]
-        mothers = happened[codes == GIVES_BIRTH]
-        self._newborns_die()
-        self._newborns_arrive(mothers)
-        self._deaths(dead)
+        draw = uniforms_at(streams.key(sim.seed, self.name, sim.month, "births"), due)
+        gives_birth = able & (draw < chance)
+        self.births = np.bincount(age[gives_birth], minlength=OLDEST + 1).astype(np.int64)
+        self._schedule(due, "birth")
+        return due[gives_birth]
 
     def _newborns_die(self) -> None:
         """Newborns waiting for their row die like infants of their mother's household."""
@@ -429,12 +496,12 @@ class Demography(Module):
         sim, p = self.sim, self.pars
         people, hh, ledger = sim.people, sim.households, sim.ledger
         n_households = hh.n
-        alive = people.role != Role.DECEASED
+        deceased = int(Role.DECEASED)
 
         # Couples: drop those where one died since the round or both live in one household.
         brides, grooms = self.brides, self.grooms
         self.brides = self.grooms = np.zeros(0, dtype=np.int64)
-        ok = alive[brides] & alive[grooms]
+        ok = (people.role[brides] != deceased) & (people.role[grooms] != deceased)
         ok &= people.household[brides] != people.household[grooms]
         brides, grooms = brides[ok], grooms[ok]
         groom_home = people.household[grooms].astype(np.int64)
@@ -457,13 +524,12 @@ class Demography(Module):
         is_mover = moved < len(movers)
         is_mover[is_mover] = movers[moved[is_mover]] == mother[is_mover]
         newborn_home = mother_home.copy()
-        newborn_home[is_mover & alive[mother]] = mover_home[moved[is_mover & alive[mother]]]
+        followed = is_mover & (people.role[mother] != deceased)
+        newborn_home[followed] = mover_home[moved[followed]]
 
         total = n_households + len(parent)
-        staying = alive.copy()
-        staying[movers] = False
-        size = np.bincount(people.household[staying], minlength=total)
-        del staying
+        size = np.zeros(total, dtype=np.int64)
+        count_stayers(size, people.household, people.role, deceased, movers)
         size += np.bincount(mover_home, minlength=total)
         size += np.bincount(newborn_home, minlength=total)
         gone = np.flatnonzero(size[:n_households] == 0)
@@ -473,7 +539,8 @@ class Demography(Module):
         kept = np.flatnonzero(size[:n_households] > 0)
         by_parent = np.argsort(parent, kind="stable")
         parent_sorted = parent[by_parent]
-        new_of_kept = np.arange(len(kept)) + np.searchsorted(parent_sorted, kept, side="left")
+        formed_before = np.cumsum(np.bincount(parent, minlength=n_households + 1))  # parent <= h
+        new_of_kept = np.arange(len(kept)) + np.r_[0, formed_before][kept]
         new_of_created = np.arange(len(parent)) + np.searchsorted(kept, parent_sorted, "right")
         household_new = np.full(total, -1, dtype=np.int64)
         household_new[kept] = new_of_kept
@@ -486,19 +553,32 @@ class Demography(Module):
         new_size[new_of_created] = size[n_households + by_parent]
         first_new = np.r_[0, np.cumsum(new_size)]
 
-        person_new, person_source = place_persons(
-            people.household, alive, movers, mover_home, newborn_home, household_new, first_new
+        mover_from = household_new[people.household[movers]]  # -1: the old home dissolved
+        person_new, person_source, newborn_rows, new_household = place_persons(
+            people.household,
+            people.role,
+            deceased,
+            movers,
+            mover_home,
+            newborn_home,
+            mother,
+            household_new,
+            first_new,
         )
-        newborn_rows = np.flatnonzero(person_source < 0)
-        newborn_index = -1 - person_source[newborn_rows]
-        origin = mother[newborn_index]
-        people.rearrange(np.maximum(person_source, 0), newborn_rows, origin)
-        people.female[newborn_rows] = self.newborn_female[newborn_index]
-        people.birth_month[newborn_rows] = self.newborn_month[newborn_index]
-        people.household[:] = np.repeat(
-            np.arange(len(new_size), dtype=np.int32), new_size.astype(np.int64)
+        age_band = np.empty(len(person_source), dtype=np.int8)  # set by _age_everyone
+        people.rearrange(
+            person_source,
+            newborn_rows,
+            person_source[newborn_rows],
+            written={"household": new_household, "age_band": age_band},
         )
-        people.age_band[:] = age_bands((self.month_index - people.birth_month) // 12)
+        del person_source, new_household
+        people.female[newborn_rows] = self.newborn_female
+        people.birth_month[newborn_rows] = self.newborn_month
+        sim.population.add_to_cohorts(people.female[newborn_rows], people.birth_month[newborn_rows])
+        codes = self._age_everyone()
+        self._schedule(newborn_rows, "death")
+        self._schedule(newborn_rows[people.female[newborn_rows]], "birth")
         self.newborn_mother = np.zeros(0, dtype=np.int64)
         self.newborn_female = np.zeros(0, dtype=bool)
         self.newborn_month = np.zeros(0, dtype=np.int16)
@@ -513,13 +593,13 @@ class Demography(Module):
             household=household_new[:n_households],
             household_source=source,
             created=new_of_created,
+            arrived=np.concatenate([person_new[movers].astype(np.int64), newborn_rows]),
+            left=np.concatenate([mover_from, np.full(len(newborn_rows), -1)]),
         )
-        sim.population.update_household_kind()
         for module in sim.modules:
             module.renumbered(change)
         self._endow(household_new[n_households + by_parent], source[new_of_created])
-        new_brides = person_new[brides]
-        self._life_course(new_brides)
+        self._life_course(person_new[brides], codes)
 
     def _settle_estates(self, gone, movers, mover_home, parent) -> None:
         """Cash of households left with no one: to the household the last member married into,
@@ -527,6 +607,8 @@ class Demography(Module):
         A couple's new household has no row yet: its share goes to the groom's family."""
         sim = self.sim
         hh, people, ledger = sim.households, sim.people, sim.ledger
+        surviving = np.ones(hh.n, dtype=bool)  # every dissolving household, with cash or not
+        surviving[gone] = False
         cash = hh.cash[gone]
         gone, cash = gone[cash > 0], cash[cash > 0]
         if len(gone) == 0:
@@ -538,8 +620,6 @@ class Demography(Module):
         found[found] = gone[position[found]] == left[found]
         heir[position[found]] = mover_home[found]
         # Neighbours in storage order that survive, within the same inminban.
-        surviving = np.ones(hh.n, dtype=bool)
-        surviving[gone] = False
         index = np.arange(hh.n)
         before = np.maximum.accumulate(np.where(surviving, index, -1))
         after = np.minimum.accumulate(np.where(surviving, index, hh.n)[::-1])[::-1]
@@ -551,7 +631,7 @@ class Demography(Module):
             heir[same] = near[same]
         new_home = heir >= hh.n
         heir[new_home] = parent[heir[new_home] - hh.n]
-        heir[np.isin(heir, gone)] = -1
+        heir[~surviving[np.maximum(heir, 0)]] = -1
         to_heir = heir >= 0
         ledger.pay(
             "estate_inherited",
@@ -582,26 +662,48 @@ class Demography(Module):
             credit_idx=created,
         )
 
-    def _life_course(self, brides: np.ndarray) -> None:
+    def _age_everyone(self) -> np.ndarray:
+        """Everyone's age band for the year, and the life-course code of each person (one
+        compiled pass, ``demography_kernels.age_everyone``)."""
+        p, people = self.pars, self.sim.people
+        codes = np.empty(people.n, dtype=np.uint8)
+        retiring_role = np.zeros(len(Role), dtype=bool)
+        retiring_role[list(RETIRING_ROLES)] = True
+        in_ranges(
+            age_everyone,
+            people.n,
+            codes,
+            people.age_band,
+            people.role,
+            people.female,
+            people.married,
+            people.exempt,
+            people.birth_month,
+            self.month_index,
+            AGE_BAND_STARTS,
+            retiring_role,
+            int(Role.DEPENDANT),
+            p.school_leaving_age,
+            p.retirement_age_men,
+            p.retirement_age_women,
+        )
+        return codes
+
+    def _life_course(self, brides: np.ndarray, codes: np.ndarray) -> None:
         """Marriage, school leaving and retirement change roles; vacant posts are filled."""
-        sim, p = self.sim, self.pars
+        sim = self.sim
         people, population = sim.people, sim.population
         # A bride leaves a town workplace: she trades or keeps house.
         working = brides[people.role[brides] == Role.WORKER]
         trades = self.rng.random(len(working)) < sim.pars.population.married_women_trader_share
         population.set_role(working[trades], Role.TRADER)
         population.set_role(working[~trades], Role.DEPENDANT)
-        age = (self.month_index - people.birth_month) // 12
-        retirement = np.where(people.female, p.retirement_age_women, p.retirement_age_men)
-        role = people.role
-        retiring = (age >= retirement) & np.isin(role, RETIRING_ROLES)
-        population.set_role(np.flatnonzero(retiring), Role.DEPENDANT)
-        sim.markets.end_exemptions(np.flatnonzero((age >= retirement) & people.exempt))
-        del retiring
-        leaving_school = (role == Role.DEPENDANT) & (age >= p.school_leaving_age)
-        leaving_school &= (age < retirement) & ~(people.female & people.married)
-        population.assign_ordinary_job(np.flatnonzero(leaving_school))
-        del leaving_school, age, retirement
+        changing = np.flatnonzero(codes)
+        code = codes[changing]
+        del codes
+        population.set_role(changing[code == RETIRES], Role.DEPENDANT)
+        sim.markets.end_exemptions(changing[code == STOPS_PAYING])
+        population.assign_ordinary_job(changing[code == LEAVES_SCHOOL])
         population.refill_posts(self.rng)
 
     # -- results ------------------------------------------------------------------------------

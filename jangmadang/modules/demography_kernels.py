@@ -1,9 +1,12 @@
-"""Compiled kernels of the demography module: the month's deaths and births in one pass over
-persons, and the placement of persons in the yearly rebuild.
+"""Compiled kernels of the demography module: when each person's next chance of dying or giving
+birth comes, and where persons go in the yearly rebuild.
 
-``births_and_deaths`` works on a range of fixed blocks of households and draws from
-counter-based uniforms, so ``kernels.in_blocks`` runs it on any number of threads with the same
-results (see ``jangmadang.kernels``).
+Deaths and births are rare (about one person in a thousand a month), so instead of a draw for
+every person every month each person carries the month of their next *candidate* event, drawn
+from an upper bound of their monthly probability (thinning: Lewis and Shedler 1979). In that
+month the candidate becomes a death (or birth) with the ratio of the true probability to the
+bound, and the next candidate is drawn. Every month's outcome then has exactly the true
+probability, and a month touches only the persons whose candidate is due.
 """
 
 from __future__ import annotations
@@ -11,100 +14,176 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from jangmadang.kernels import BLOCK, uniform32
+from jangmadang.kernels import uniform64
 
-NONE, DIES, GIVES_BIRTH = 0, 1, 2  # a person's event this month
-
-
-@njit(nogil=True, cache=True)
-def births_and_deaths(
-    first_block,
-    end_block,
-    event,
-    exposure,
-    deaths,
-    births,
-    first_person,
-    size,
-    food_insecure,
-    role,
-    female,
-    married,
-    birth_month,
-    now,
-    death_probability,
-    secure_factor,
-    hungry_factor,
-    birth_probability,
-    key_deaths,
-    key_births,
-    abroad,
-    detained,
-    deceased,
-):
-    """For the persons of households in blocks ``first_block .. end_block - 1``: ``event[i]``
-    is ``DIES``, ``GIVES_BIRTH`` or ``NONE``. Persons abroad or already deceased take no part.
-    Everyone else counts in ``exposure[block, sex, age]`` (sex 0 men, 1 women; age in completed
-    years, the last one open) and dies with ``death_probability[sex, age]`` times the hunger
-    factor of the household (the hungry one when detained); a married woman at home may give
-    birth with ``birth_probability[age]``. Deaths and births are tallied per block like the
-    exposure (``births`` by the mother's age)."""
-    n = len(size)
-    oldest = death_probability.shape[1] - 1
-    for b in range(first_block, end_block):
-        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
-            factor = hungry_factor if food_insecure[h] else secure_factor
-            for i in range(first_person[h], first_person[h] + size[h]):
-                event[i] = NONE
-                r = role[i]
-                if r == abroad or r == deceased:  # noqa: SIM109 (plain compares in Numba)
-                    continue
-                sex = 1 if female[i] else 0
-                age = min((now - np.int64(birth_month[i])) // 12, oldest)
-                exposure[b, sex, age] += 1
-                f = hungry_factor if r == detained else factor
-                if uniform32(key_deaths, i) < death_probability[sex, age] * f:
-                    event[i] = DIES
-                    deaths[b, sex, age] += 1
-                elif (
-                    sex == 1
-                    and married[i]
-                    and r != detained
-                    and uniform32(key_births, i) < birth_probability[age]
-                ):
-                    event[i] = GIVES_BIRTH
-                    births[b, age] += 1
+NEVER = np.iinfo(np.int16).max  # month index of a candidate that never comes
 
 
 @njit(cache=True)
-def place_persons(household, alive, movers, mover_home, newborn_home, household_new, first_new):
+def uniforms_at(key, indices):
+    """``uniform64(key, i)`` for each ``i`` of ``indices``: counter-based draws for a few
+    persons, the same whoever else is drawn."""
+    out = np.empty(len(indices))
+    for j in range(len(indices)):
+        out[j] = uniform64(key, indices[j])
+    return out
+
+
+@njit(nogil=True, cache=True)
+def next_candidates(out, persons, now, birth_month, female, cumulative, key):
+    """For each of ``persons`` (aged ``now - birth_month`` months now), the month of the next
+    candidate event after ``now``, into ``out[j]``. ``cumulative[sex, k]`` is the sum of the
+    monthly rates (-log(1 - bound)) of ages 0..k-1 months; beyond the table the last age's rate
+    holds. The waiting time is the inverse of the cumulative rate at an exponential draw."""
+    width = cumulative.shape[1] - 1
+    for j in range(len(persons)):
+        i = persons[j]
+        sex = 1 if female[i] else 0
+        table = cumulative[sex]
+        last_rate = table[width] - table[width - 1]
+        age = now - np.int64(birth_month[i])
+        start = age + 1
+        reached = table[start] if start <= width else table[width] + (start - width) * last_rate
+        target = reached - np.log(1.0 - uniform64(key, i))
+        if target <= table[width]:
+            k = np.searchsorted(table, target)  # first k with table[k] >= target
+            when = k - 1
+        elif last_rate > 0:
+            when = (
+                max(width, start)
+                + np.int64(np.ceil((target - max(reached, table[width])) / last_rate))
+                - 1
+            )
+        else:
+            out[j] = NEVER
+            continue
+        due = now + when - age
+        out[j] = due if due < NEVER else NEVER
+
+
+@njit(cache=True)
+def count_stayers(size, household, role, deceased, movers):
+    """Add to ``size`` each household's living members who stay (not ``movers``, ascending)."""
+    k = 0
+    for i in range(len(household)):
+        if k < len(movers) and movers[k] == i:
+            k += 1
+        elif role[i] != deceased:
+            size[household[i]] += 1
+
+
+@njit(cache=True)
+def place_persons(
+    household,
+    role,
+    deceased,
+    movers,
+    mover_home,
+    newborn_home,
+    mother,
+    household_new,
+    first_new,
+):
     """Where each person goes in the rebuilt arrays. Households keep their members in order
-    (those who stay, then those who married in, then the newborns). Returns ``person_new`` (old
-    index -> new, -1 for the dead), ``source`` (new index -> old person; a newborn's row gets
-    its position in the newborn list, as ``-1 - k``)."""
+    (those who stay, then those who married in, then the newborns, in the order of the newborn
+    list). Returns ``person_new`` (old index -> new, -1 for the dead), ``source`` (new index ->
+    the old row it copies: a newborn's row copies its mother's), the newborns' rows and each
+    new row's household."""
     n = len(household)
-    n_new = first_new[-1]
     person_new = np.full(n, -1, dtype=np.int32)
-    source = np.empty(n_new, dtype=np.int32)
+    source = np.empty(first_new[-1], dtype=np.int32)
+    new_household = np.empty(first_new[-1], dtype=np.int32)
+    newborn_rows = np.empty(len(newborn_home), dtype=np.int64)
     filled = np.zeros(len(first_new) - 1, dtype=np.int64)
-    for k in range(len(movers)):
-        person_new[movers[k]] = -2  # placed in the second pass
+    k = 0
     for i in range(n):
-        if alive[i] and person_new[i] == -1:
+        if k < len(movers) and movers[k] == i:  # placed in the second pass
+            k += 1
+        elif role[i] != deceased:
             t = household_new[household[i]]
             j = first_new[t] + filled[t]
             filled[t] += 1
             person_new[i] = j
             source[j] = i
+            new_household[j] = t
     for k in range(len(movers)):
         t = household_new[mover_home[k]]
         j = first_new[t] + filled[t]
         filled[t] += 1
         person_new[movers[k]] = j
         source[j] = movers[k]
+        new_household[j] = t
     for k in range(len(newborn_home)):
         t = household_new[newborn_home[k]]
         j = first_new[t] + filled[t]
         filled[t] += 1
-        source[j] = -1 - k
-    return person_new, source
+        source[j] = mother[k]
+        newborn_rows[k] = j
+        new_household[j] = t
+    return person_new, source, newborn_rows, new_household
+
+
+NOTHING, RETIRES, STOPS_PAYING, LEAVES_SCHOOL = 0, 1, 2, 3  # life course, once a year
+
+
+@njit(nogil=True, cache=True)
+def age_everyone(
+    lo,
+    hi,
+    codes,
+    age_band,
+    role,
+    female,
+    married,
+    exempt,
+    birth_month,
+    now,
+    band_starts,
+    retiring_role,
+    dependant,
+    school_leaving_age,
+    retirement_men,
+    retirement_women,
+):
+    """Persons ``lo .. hi - 1``, once a year: each one's age band, and what the life course does
+    to them (``codes``): state workers, cadres and agents past retirement age retire, traders
+    past it stop paying to be excused from a workplace, and dependants of working age (men,
+    and women until marriage) leave school for an assigned job."""
+    for i in range(lo, hi):
+        age = (now - np.int64(birth_month[i])) // 12
+        band = 0
+        while band < len(band_starts) and age >= band_starts[band]:
+            band += 1
+        age_band[i] = band
+        r = role[i]
+        retirement = retirement_women if female[i] else retirement_men
+        code = NOTHING
+        if age >= retirement:
+            if retiring_role[r]:
+                code = RETIRES
+            elif exempt[i]:
+                code = STOPS_PAYING
+        elif r == dependant and age >= school_leaving_age and not (female[i] and married[i]):
+            code = LEAVES_SCHOOL
+        codes[i] = code
+
+
+@njit(nogil=True, cache=True)
+def due_now(death_due, birth_due, now):
+    """The persons whose candidate death, and those whose candidate birth, is due this month
+    (one pass over both arrays: counting, then writing)."""
+    deaths = births = 0
+    for i in range(len(death_due)):
+        deaths += death_due[i] == now
+        births += birth_due[i] == now
+    dying = np.empty(deaths, dtype=np.int64)
+    bearing = np.empty(births, dtype=np.int64)
+    deaths = births = 0
+    for i in range(len(death_due)):
+        if death_due[i] == now:
+            dying[deaths] = i
+            deaths += 1
+        if birth_due[i] == now:
+            bearing[births] = i
+            births += 1
+    return dying, bearing

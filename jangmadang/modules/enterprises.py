@@ -90,22 +90,22 @@ class Enterprises(Module):
             posts[held] = change.persons(posts[held])
 
     def _appoint_vacancies(self) -> None:
-        """Fill posts whose holder no longer holds the role (or was never found)."""
-        people, hh, rng = self.sim.people, self.sim.households, self.rng
+        """Fill posts whose holder no longer holds the role (or was never found) with state
+        workers of 30 and over from the factory's province."""
+        people, population, rng = self.sim.people, self.sim.population, self.rng
+
+        def eligible(persons):
+            return (people.role[persons] == Role.WORKER) & (
+                people.age_band[persons] >= AgeBand.ADULT
+            )
+
         for role, posts in ((Role.MANAGER, self.manager), (Role.PARTY_SECRETARY, self.secretary)):
             vacant = np.flatnonzero((posts < 0) | (people.role[np.maximum(posts, 0)] != role))
-            if len(vacant) == 0:
-                continue
-            candidates = np.flatnonzero(
-                (people.role == Role.WORKER) & (people.age_band >= AgeBand.ADULT)
-            )
-            candidate_province = hh.province[people.household[candidates]]
             for prov in np.unique(self.province[vacant]):
                 mine = vacant[self.province[vacant] == prov]
-                pool = candidates[candidate_province == prov]
-                chosen = rng.choice(pool, size=min(len(mine), len(pool)), replace=False)
+                chosen = population.draw_in_province(prov, len(mine), eligible, rng)
                 posts[mine[: len(chosen)]] = chosen
-                self.sim.population.set_role(np.sort(chosen), role)
+                population.set_role(np.sort(chosen), role)
                 self.appointments += len(chosen)
 
     def record(self, rec) -> None:

@@ -151,10 +151,10 @@ class Loyalty(Module):
         bands once a year, at the rebuild of the population."""
         people, hh = self.sim.people, self.sim.households
         self.adult = (people.age_band >= AgeBand.YOUNG) & (people.role != Role.DECEASED)
-        self.adults = np.add.reduceat(self.adult, hh.first_person, dtype=np.float64)
+        self.adults = kernels.count_adults(self.adult, hh.first_person, hh.size)
         # Deciles are read from a fixed systematic sample of adults (every 16th): exact for the
         # sample, and a pass over 1/16 of the population.
-        self.decile_sample = np.flatnonzero(self.adult)[::16]
+        self.decile_sample = np.flatnonzero(self.adult)[::16].copy()  # not a view of all
 
     def role_changed(self, persons: np.ndarray, role: int) -> None:
         """The dead no longer count among their household's adults."""

@@ -148,6 +148,16 @@ def update_standing(standing, spending, memory, inminban, relatives_abroad, n_un
 
 
 @njit(cache=True)
+def count_adults(adult, first_person, size):
+    """Adults per household (float64): the members flagged in ``adult``."""
+    counts = np.zeros(len(size))
+    for h in range(len(size)):
+        for i in range(first_person[h], first_person[h] + size[h]):
+            counts[h] += adult[i]
+    return counts
+
+
+@njit(cache=True)
 def unit_means(inminban, household_sums, adults, n_units):
     """Per inminban: mean loyalty of its adults (from the households' float32 sums), its
     adults and its households."""

@@ -30,9 +30,12 @@ from jangmadang.state import (
     label,
     sorted_distinct,
 )
+from jangmadang.timeline import month_index
 
 # Roles tied to a town that an exiled household's members lose (traders keep trading).
 TOWN_POSTS = (Role.WORKER, *CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
+# Roles of those outside the country's living population (the cohorts).
+NOT_HERE = (Role.ABROAD, Role.DECEASED)
 # Roles of those who may take over a business or an inminban head's duty.
 HEIR_ROLES = (Role.DEPENDANT, Role.WORKER, Role.FARMER, Role.TRADER)
 
@@ -188,6 +191,7 @@ class Population(Module):
         hh.add("kind", np.int8)
         self.role_count = np.zeros((len(Role), 0), dtype=np.uint8)  # (role, household) counts
         self.update_household_kind()
+        self._count_cohorts()
         self.rural = np.flatnonzero(~hh.urban)  # farm households; changes only by exile
         self.moves = 0  # households exiled so far: modules caching inminban membership check it
         self._rural_inminban = _rural_inminban_ranges(hh.province, hh.urban, hh.inminban, geo.n)
@@ -293,8 +297,34 @@ class Population(Module):
         self.role_count[role, changed] += count
         people.role[persons] = role
         hh.kind[changed] = _kind_from_counts(self.role_count[:, changed])
+        was_here = ~np.isin(old, NOT_HERE)
+        is_here = role not in NOT_HERE
+        if (was_here != is_here).any():
+            moved = persons[was_here != is_here]
+            self.add_to_cohorts(
+                people.female[moved], people.birth_month[moved], 1 if is_here else -1
+            )
         for module in self.sim.modules:
             module.role_changed(persons, role)
+
+    def _count_cohorts(self) -> None:
+        """Persons in the country (at home or in a camp) by sex and month of birth: what the
+        demography reads each month instead of a pass over every person."""
+        people = self.sim.people
+        last = month_index(self.sim.scenario.end)
+        self.first_birth_month = int(people.birth_month.min(initial=last))
+        self.cohorts = np.zeros((2, last - self.first_birth_month + 1), dtype=np.int64)
+        here = ~np.isin(people.role, NOT_HERE)
+        self.add_to_cohorts(people.female[here], people.birth_month[here])
+
+    def add_to_cohorts(self, female: np.ndarray, birth_month: np.ndarray, sign: int = 1) -> None:
+        """Count persons in (``sign`` 1) or out of (-1) the country's cohorts."""
+        column = birth_month.astype(np.int64) - self.first_birth_month
+        if len(column) and column.max() >= self.cohorts.shape[1]:  # a longer run (a fork)
+            wider = np.zeros((2, column.max() + 1), dtype=np.int64)
+            wider[:, : self.cohorts.shape[1]] = self.cohorts
+            self.cohorts = wider
+        np.add.at(self.cohorts, (female.astype(np.int64), column), sign)
 
     def members(self, households: np.ndarray) -> np.ndarray:
         """Every person of the given households (ascending households give ascending persons)."""
@@ -367,39 +397,86 @@ class Population(Module):
 
     def refill_posts(self, rng) -> None:
         """Once a year, after deaths and retirements: the security service and local government
-        keep their strength in each province, and every inminban has a head."""
+        keep their strength in each province, and every inminban has a head. New holders are
+        drawn at random among the eligible of the province (persons of a province are one
+        slice of the arrays, so a few random draws find them without a pass over everyone)."""
         people, hh, geo = self.sim.people, self.sim.households, self.sim.geography
-        province = hh.province[people.household]
-        role = people.role
-        ordinary = (role == Role.WORKER) | (role == Role.FARMER)
+
+        def ordinary(persons):
+            role = people.role[persons]
+            return (role == Role.WORKER) | (role == Role.FARMER)
+
         for post, wanted, eligible in (
-            (Role.MSS_AGENT, self.agents_wanted, ordinary & ~people.female),
-            (Role.OFFICIAL, self.officials_wanted, ordinary & (people.age_band >= AgeBand.ADULT)),
+            (Role.MSS_AGENT, self.agents_wanted, lambda x: ordinary(x) & ~people.female[x]),
+            (
+                Role.OFFICIAL,
+                self.officials_wanted,
+                lambda x: ordinary(x) & (people.age_band[x] >= AgeBand.ADULT),
+            ),
         ):
-            held = np.bincount(province[role == post], minlength=geo.n)
+            holding = np.flatnonzero(self.role_count[post])
+            held = np.bincount(
+                hh.province[holding], self.role_count[post, holding], minlength=geo.n
+            )
             for prov in np.flatnonzero(held < wanted):
-                pool = np.flatnonzero(eligible & (province == prov))
-                n = min(int(wanted[prov] - held[prov]), len(pool))
-                self.set_role(np.sort(rng.choice(pool, size=n, replace=False)), post)
-        del province, ordinary
-        # Inminban without a head at home: an adult of the unit takes the duty.
-        heads = np.flatnonzero(people.role == Role.INMINBAN_HEAD)
-        headed = np.zeros(int(hh.inminban.max(initial=-1)) + 1, dtype=bool)
-        headed[hh.inminban[people.household[heads]]] = True
-        unit = hh.inminban[people.household]
-        candidates = np.flatnonzero(
-            ~headed[unit] & np.isin(people.role, HEIR_ROLES) & (people.age_band >= AgeBand.YOUNG)
-        )
-        del unit
-        if len(candidates):
-            units = hh.inminban[people.household[candidates]]
-            order = np.lexsort((rng.random(len(candidates)), units))
-            first = np.r_[True, units[order][1:] != units[order][:-1]]
-            self.set_role(np.sort(candidates[order][first]), Role.INMINBAN_HEAD)
+                chosen = self.draw_in_province(prov, int(wanted[prov] - held[prov]), eligible, rng)
+                self.set_role(np.sort(chosen), post)
+        self._appoint_inminban_heads(rng)
+
+    def draw_in_province(self, province: int, n: int, eligible, rng) -> np.ndarray:
+        """Up to ``n`` distinct persons of a province for whom ``eligible(persons)`` holds, at
+        random. A province's persons are one slice of the arrays, so random draws in the slice
+        find them without a pass over everyone (fewer only if almost no one is eligible)."""
+        hh, people = self.sim.households, self.sim.people
+        lo_hh, hi_hh = np.searchsorted(hh.province, [province, province + 1])
+        lo = int(hh.first_person[lo_hh]) if lo_hh < hh.n else people.n
+        hi = int(hh.first_person[hi_hh]) if hi_hh < hh.n else people.n
+        chosen = np.zeros(0, dtype=np.int64)
+        for _ in range(8):  # each round draws far more than needed; pools are large
+            if hi <= lo or n <= 0:
+                break
+            draws = rng.integers(lo, hi, size=8 * n + 16)
+            chosen = np.unique(np.r_[chosen, draws[eligible(draws)]])
+            if len(chosen) >= n:
+                break
+        return rng.permutation(chosen)[:n]
+
+    def _appoint_inminban_heads(self, rng) -> None:
+        """An inminban with no head at home gets one: an adult of one of its households."""
+        people, hh = self.sim.people, self.sim.households
+        heads_at_home = self.role_count[Role.INMINBAN_HEAD]
+        headed = np.bincount(hh.inminban, heads_at_home, minlength=hh.inminban.max() + 1) > 0
+        households = np.flatnonzero(~headed[hh.inminban])
+        if len(households) == 0:
+            return
+        candidates = self.members(households)
+        candidates = candidates[
+            np.isin(people.role[candidates], HEIR_ROLES)
+            & (people.age_band[candidates] >= AgeBand.YOUNG)
+        ]
+        units = hh.inminban[people.household[candidates]]
+        order = np.lexsort((rng.random(len(candidates)), units))
+        first = np.r_[True, units[order][1:] != units[order][:-1]] if len(order) else order
+        self.set_role(np.sort(candidates[order][first]), Role.INMINBAN_HEAD)
 
     def renumbered(self, change: Renumbering) -> None:
-        """Caches that depend on the household numbering are rebuilt."""
-        hh, geo = self.sim.households, self.sim.geography
+        """Role counts follow the households (the dead gone, movers and newborns counted where
+        they now live), and caches that depend on the household numbering are rebuilt."""
+        hh, geo, people = self.sim.households, self.sim.geography, self.sim.people
+        counts = np.take(self.role_count, change.household_source, axis=1)
+        counts[:, change.created] = 0
+        counts[Role.DECEASED] = 0
+        role = people.role[change.arrived]
+        came_from = change.left >= 0
+        np.subtract.at(counts, (role[came_from], change.left[came_from]), 1)
+        np.add.at(counts, (role, people.household[change.arrived]), 1)
+        self.role_count = counts
+        # The dead count as dependants for a household's kind: only arrivals and departures
+        # (and new households) change kinds.
+        changed = np.unique(
+            np.r_[change.left[came_from], people.household[change.arrived], change.created]
+        )
+        hh.kind[changed] = _kind_from_counts(counts[:, changed])
         self.rural = np.flatnonzero(~hh.urban)
         self.moves += 1
         self._rural_inminban = _rural_inminban_ranges(hh.province, hh.urban, hh.inminban, geo.n)
