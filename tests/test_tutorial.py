@@ -17,6 +17,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from jangmadang.cli import app
 from jangmadang.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +101,7 @@ def dashboard(args: list[str], cwd: Path, env: dict) -> str:
     return output
 
 
-def test_tutorial_runs_as_written(tmp_path):
+def test_tutorial_runs_as_written(tmp_path, monkeypatch):
     install, *rest = commands()
     assert install == [
         "python3 -m venv ~/jangmadang-env",
@@ -125,7 +128,8 @@ def test_tutorial_runs_as_written(tmp_path):
     assert "no_border_closure" in done.stdout  # the installed command, from the fresh one
     # The rest runs with this suite's own environment, where the packages' data files (the
     # dashboard's scripts) are where they were installed; the fresh one above borrows only
-    # their Python modules.
+    # their Python modules. The dashboard runs as a server of its own; the other commands run
+    # in this process (the command the installation made was run above).
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
 
     cwd = tmp_path
@@ -141,6 +145,12 @@ def test_tutorial_runs_as_written(tmp_path):
         assert not [a for a in args if re.search(r"[A-Z]+_ID", a)], f"{line}: no id to copy yet"
         if args[:2] == ["jangmadang", "dashboard"]:
             outputs.append((line, dashboard(args, cwd, env)))
+            continue
+        if args[0] == "jangmadang":  # in this process: the same command, without a start-up
+            monkeypatch.chdir(cwd)
+            done = CliRunner().invoke(app, args[1:])
+            assert done.exit_code == 0, f"{line}\n{done.output[-3000:]}"
+            outputs.append((line, done.output))
             continue
         done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
