@@ -135,9 +135,9 @@ def test_tutorial_runs_as_written(tmp_path, monkeypatch):
     cwd = tmp_path
     outputs = []
     for line in small([line for block in rest for line in block]):
-        args = shlex.split(line)
+        args = [str(home / arg[2:]) if arg.startswith("~/") else arg for arg in shlex.split(line)]
         if args[0] == "cd":
-            cwd = cwd / args[1]
+            cwd = cwd / args[1]  # an absolute path replaces cwd
             continue
         known = ids(cwd / "results") if (cwd / "results").exists() else {}
         for placeholder, value in known.items():
