@@ -30,7 +30,11 @@ REPORTS = {
     "003_4698395215fc0f0c.txt": "Radio Free Asia, 2024",
     "004_50cf4b8f26c8f34a.txt": "Daily NK, 2018-05-15",
 }
-DATA_KEYS = ("data.provinces", "data.boundaries", "data.arrivals")  # data files shipped in jangmadang/data
+DATA_KEYS = (
+    "data.provinces",
+    "data.boundaries",
+    "data.arrivals",
+)  # data files shipped in jangmadang/data
 
 
 class EvidenceError(ValueError):

@@ -80,7 +80,7 @@ class Sim:
             module.init_state()
             if module.name == "population":  # the ledger wraps the households' cash
                 hh = self.households
-                hh.add("income", np.float32, columns=len(IncomeSource))
+                hh.add("income", np.float32, columns=len(IncomeSource), scratch=True)
                 self.ledger = Ledger(hh.cash, hh.income)
         self.ledger.start()
         self.initialized = True

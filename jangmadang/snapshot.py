@@ -122,6 +122,7 @@ def _encode_struct(struct: ArrayStruct, arrays: _ArrayWriter, owner: str) -> dic
         "n": struct.n,
         "fields": {k: arrays.add(v, f"{owner}.{k}") for k, v in struct.fields.items()},
         "inherited": sorted(struct.inherited),
+        "scratch": sorted(struct.scratch),
     }
 
 
@@ -289,6 +290,7 @@ def _decode_struct(entry: dict, arrays: _ArrayReader) -> ArrayStruct:
     struct = ArrayStruct(entry["n"])
     for name, value in entry["fields"].items():
         struct.set(name, arrays.get(value["array"]), inherit=name in entry["inherited"])
+    struct.scratch = set(entry["scratch"])
     return struct
 
 

@@ -19,13 +19,21 @@ class ArrayStruct:
         self.n = int(n)
         self.fields: dict[str, np.ndarray] = {}
         self.inherited: set[str] = set()  # fields a new row copies from the row it came from
+        self.scratch: set[str] = set()  # fields recomputed each month before anyone reads them
 
     def add(
-        self, name: str, dtype, fill=0, columns: int | None = None, inherit: bool = False
+        self,
+        name: str,
+        dtype,
+        fill=0,
+        columns: int | None = None,
+        inherit: bool = False,
+        scratch: bool = False,
     ) -> np.ndarray:
         """Declare a field; ``columns`` makes it a 2-D (n, columns) array. ``inherit``: a row
         created later (a newborn, a new household) copies the value of the row it came from
-        (the mother, the groom's household) instead of starting at zero."""
+        (the mother, the groom's household) instead of starting at zero. ``scratch``: the
+        field is recomputed every month before it is read, so a rebuild need not carry it."""
         if name in self.fields:
             raise ValueError(f"state field {name!r} declared twice")
         shape = self.n if columns is None else (self.n, columns)
@@ -33,6 +41,8 @@ class ArrayStruct:
         self.fields[name] = array
         if inherit:
             self.inherited.add(name)
+        if scratch:
+            self.scratch.add(name)
         return array
 
     def set(self, name: str, array: np.ndarray, inherit: bool = False) -> None:
@@ -60,6 +70,9 @@ class ArrayStruct:
         for name, old in self.fields.items():
             if name in written:
                 self.fields[name] = written[name]
+                continue
+            if name in self.scratch:  # zeros: pages the month's computation fills
+                self.fields[name] = np.zeros((len(source), *old.shape[1:]), dtype=old.dtype)
                 continue
             new = take(old, source)
             new[new_rows] = old[origin] if name in self.inherited else 0

@@ -178,4 +178,14 @@ def test_validation_fast_version(client, tmp_path):
     table = validate(3, out=tmp_path, client=client, population=30_000)
     assert list(table.pattern) == [p.name for p in PATTERNS]
     assert np.isfinite(table[["effect", "low", "high"]].to_numpy()).all()
-    assert table.passed.mean() >= 0.75, table[~table.passed]
+    # At 30,000 persons a province has a few defector families and a few departures a year:
+    # patterns of such rare events need `jangmadang validate`'s size. The others must pass.
+    rare = {
+        "closure cuts defections",
+        "arrivals in the South fall after 2011",
+        "market growth ties donju to party secretaries",
+        "border agents take more than interior agents",
+        "families with relatives abroad spend more",
+    }
+    common = table[~table.pattern.isin(rare)]
+    assert common.passed.all(), common[~common.passed]

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import Field
 
 from jangmadang import streams
-from jangmadang.kernels import in_ranges
+from jangmadang.kernels import in_blocks, in_ranges
 from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.demography_kernels import (
@@ -47,8 +47,11 @@ from jangmadang.modules.demography_kernels import (
     age_everyone,
     count_stayers,
     due_now,
+    nearest_in_unit,
     next_candidates,
-    place_persons,
+    order_households,
+    place_arrivals,
+    place_stayers,
     uniforms_at,
 )
 from jangmadang.state import (
@@ -528,43 +531,40 @@ class Demography(Module):
         newborn_home[followed] = mover_home[moved[followed]]
 
         total = n_households + len(parent)
-        size = np.zeros(total, dtype=np.int64)
-        count_stayers(size, people.household, people.role, deceased, movers)
-        size += np.bincount(mover_home, minlength=total)
+        moving = np.zeros(people.n, dtype=bool)
+        moving[movers] = True
+        stayers = np.empty(n_households, dtype=np.int64)
+        in_blocks(
+            count_stayers, n_households, stayers, hh.first_person, hh.size, people.role,
+            deceased, moving,
+        )  # fmt: skip
+        size = np.bincount(mover_home, minlength=total)
+        size[:n_households] += stayers
         size += np.bincount(newborn_home, minlength=total)
         gone = np.flatnonzero(size[:n_households] == 0)
         self._settle_estates(gone, movers, mover_home, parent)
 
         # New order of households: the survivors in order, each followed by those it formed.
-        kept = np.flatnonzero(size[:n_households] > 0)
         by_parent = np.argsort(parent, kind="stable")
         parent_sorted = parent[by_parent]
-        formed_before = np.cumsum(np.bincount(parent, minlength=n_households + 1))  # parent <= h
-        new_of_kept = np.arange(len(kept)) + np.r_[0, formed_before][kept]
-        new_of_created = np.arange(len(parent)) + np.searchsorted(kept, parent_sorted, "right")
-        household_new = np.full(total, -1, dtype=np.int64)
-        household_new[kept] = new_of_kept
-        household_new[n_households + by_parent] = new_of_created
-        source = np.empty(len(kept) + len(parent), dtype=np.int64)
-        source[new_of_kept] = kept
-        source[new_of_created] = parent_sorted
-        new_size = np.empty(len(source), dtype=np.int64)
-        new_size[new_of_kept] = size[kept]
-        new_size[new_of_created] = size[n_households + by_parent]
-        first_new = np.r_[0, np.cumsum(new_size)]
+        household_new, source, new_size, first_new, new_of_created, filled = order_households(
+            size, stayers, parent_sorted, by_parent
+        )
+        del size
 
         mover_from = household_new[people.household[movers]]  # -1: the old home dissolved
-        person_new, person_source, newborn_rows, new_household = place_persons(
-            people.household,
-            people.role,
-            deceased,
-            movers,
-            mover_home,
-            newborn_home,
-            mother,
-            household_new,
-            first_new,
-        )
+        person_new = np.full(people.n, -1, dtype=np.int32)
+        person_source = np.empty(first_new[-1], dtype=np.int32)
+        new_household = np.empty(first_new[-1], dtype=np.int32)
+        in_blocks(
+            place_stayers, n_households, person_new, person_source, new_household,
+            hh.first_person, hh.size, people.role, deceased, moving, household_new, first_new,
+        )  # fmt: skip
+        del moving, stayers
+        newborn_rows = place_arrivals(
+            person_new, person_source, new_household, filled, movers, mover_home,
+            newborn_home, mother, household_new, first_new,
+        )  # fmt: skip
         age_band = np.empty(len(person_source), dtype=np.int8)  # set by _age_everyone
         people.rearrange(
             person_source,
@@ -620,15 +620,8 @@ class Demography(Module):
         found[found] = gone[position[found]] == left[found]
         heir[position[found]] = mover_home[found]
         # Neighbours in storage order that survive, within the same inminban.
-        index = np.arange(hh.n)
-        before = np.maximum.accumulate(np.where(surviving, index, -1))
-        after = np.minimum.accumulate(np.where(surviving, index, hh.n)[::-1])[::-1]
-        for neighbour in (before, after):
-            near = neighbour[gone]
-            valid = (heir < 0) & (near >= 0) & (near < hh.n)
-            same = np.zeros(len(gone), dtype=bool)
-            same[valid] = hh.inminban[near[valid]] == hh.inminban[gone[valid]]
-            heir[same] = near[same]
+        unclaimed = heir < 0
+        heir[unclaimed] = nearest_in_unit(gone[unclaimed], surviving, hh.inminban)
         new_home = heir >= hh.n
         heir[new_home] = parent[heir[new_home] - hh.n]
         heir[~surviving[np.maximum(heir, 0)]] = -1

@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from jangmadang.kernels import uniform64
+from jangmadang.kernels import BLOCK, uniform64
 
 NEVER = np.iinfo(np.int16).max  # month index of a candidate that never comes
+NOTHING, RETIRES, STOPS_PAYING, LEAVES_SCHOOL = 0, 1, 2, 3  # life course, once a year
 
 
 @njit(cache=True)
@@ -61,22 +62,58 @@ def next_candidates(out, persons, now, birth_month, female, cumulative, key):
         out[j] = due if due < NEVER else NEVER
 
 
-@njit(cache=True)
-def count_stayers(size, household, role, deceased, movers):
-    """Add to ``size`` each household's living members who stay (not ``movers``, ascending)."""
-    k = 0
-    for i in range(len(household)):
-        if k < len(movers) and movers[k] == i:
-            k += 1
-        elif role[i] != deceased:
-            size[household[i]] += 1
+@njit(nogil=True, cache=True)
+def count_stayers(first_block, end_block, stayers, first_person, size, role, deceased, moving):
+    """Living members of each household (blocks ``first_block .. end_block - 1``) who stay:
+    not dead and not ``moving`` to another household."""
+    n = len(size)
+    for b in range(first_block, end_block):
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            count = 0
+            for i in range(first_person[h], first_person[h] + size[h]):
+                count += role[i] != deceased and not moving[i]
+            stayers[h] = count
 
 
-@njit(cache=True)
-def place_persons(
-    household,
+@njit(nogil=True, cache=True)
+def place_stayers(
+    first_block,
+    end_block,
+    person_new,
+    source,
+    new_household,
+    first_person,
+    size,
     role,
     deceased,
+    moving,
+    household_new,
+    first_new,
+):
+    """The members who stay keep their order at the start of their household's new rows:
+    ``person_new`` (old -> new), ``source`` (new -> old) and each new row's household. Blocks
+    of households write disjoint rows, so they run on any number of threads."""
+    n = len(size)
+    for b in range(first_block, end_block):
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            t = household_new[h]
+            if t < 0:
+                continue
+            j = first_new[t]
+            for i in range(first_person[h], first_person[h] + size[h]):
+                if role[i] != deceased and not moving[i]:
+                    person_new[i] = j
+                    source[j] = i
+                    new_household[j] = t
+                    j += 1
+
+
+@njit(cache=True)
+def place_arrivals(
+    person_new,
+    source,
+    new_household,
+    filled,
     movers,
     mover_home,
     newborn_home,
@@ -84,28 +121,9 @@ def place_persons(
     household_new,
     first_new,
 ):
-    """Where each person goes in the rebuilt arrays. Households keep their members in order
-    (those who stay, then those who married in, then the newborns, in the order of the newborn
-    list). Returns ``person_new`` (old index -> new, -1 for the dead), ``source`` (new index ->
-    the old row it copies: a newborn's row copies its mother's), the newborns' rows and each
-    new row's household."""
-    n = len(household)
-    person_new = np.full(n, -1, dtype=np.int32)
-    source = np.empty(first_new[-1], dtype=np.int32)
-    new_household = np.empty(first_new[-1], dtype=np.int32)
-    newborn_rows = np.empty(len(newborn_home), dtype=np.int64)
-    filled = np.zeros(len(first_new) - 1, dtype=np.int64)
-    k = 0
-    for i in range(n):
-        if k < len(movers) and movers[k] == i:  # placed in the second pass
-            k += 1
-        elif role[i] != deceased:
-            t = household_new[household[i]]
-            j = first_new[t] + filled[t]
-            filled[t] += 1
-            person_new[i] = j
-            source[j] = i
-            new_household[j] = t
+    """After the stayers (``filled`` of each new household's rows are taken): those who
+    married in, then the newborns in the order of the newborn list (a newborn's row copies its
+    mother's). Returns the newborns' rows."""
     for k in range(len(movers)):
         t = household_new[mover_home[k]]
         j = first_new[t] + filled[t]
@@ -113,6 +131,7 @@ def place_persons(
         person_new[movers[k]] = j
         source[j] = movers[k]
         new_household[j] = t
+    newborn_rows = np.empty(len(newborn_home), dtype=np.int64)
     for k in range(len(newborn_home)):
         t = household_new[newborn_home[k]]
         j = first_new[t] + filled[t]
@@ -120,10 +139,70 @@ def place_persons(
         source[j] = mother[k]
         newborn_rows[k] = j
         new_household[j] = t
-    return person_new, source, newborn_rows, new_household
+    return newborn_rows
 
 
-NOTHING, RETIRES, STOPS_PAYING, LEAVES_SCHOOL = 0, 1, 2, 3  # life course, once a year
+@njit(cache=True)
+def order_households(size, stayers, parent_sorted, by_parent):
+    """The rebuilt order of households: those with anyone left, in their order, each followed
+    by the households formed from it this year. ``size``: members after the rebuild, old
+    households then new ones (``by_parent``: new households in the order of
+    ``parent_sorted``). Returns ``household_new`` (old or new -> row, -1 dissolved), ``source``
+    (row -> the old household it continues, a new one's parent), ``new_size``,
+    ``first_new`` (first person of each row, and the total last), the new households' rows and
+    ``filled`` (rows of each household that its stayers take)."""
+    n_old, formed = len(stayers), len(parent_sorted)
+    rows = formed
+    for h in range(n_old):
+        rows += size[h] > 0
+    household_new = np.full(n_old + formed, -1, dtype=np.int32)
+    source = np.empty(rows, dtype=np.int32)
+    new_size = np.empty(rows, dtype=np.int16)
+    first_new = np.empty(rows + 1, dtype=np.int64)
+    filled = np.zeros(rows, dtype=np.int16)
+    created_rows = np.empty(formed, dtype=np.int64)
+    first_new[0] = 0
+    t = k = 0
+    for h in range(n_old):
+        if size[h] > 0:
+            household_new[h] = t
+            source[t] = h
+            new_size[t] = size[h]
+            filled[t] = stayers[h]
+            first_new[t + 1] = first_new[t] + size[h]
+            t += 1
+        while k < formed and parent_sorted[k] == h:
+            created = n_old + by_parent[k]
+            household_new[created] = t
+            source[t] = h
+            new_size[t] = size[created]
+            first_new[t + 1] = first_new[t] + size[created]
+            created_rows[k] = t
+            t += 1
+            k += 1
+    return household_new, source, new_size, first_new, created_rows, filled
+
+
+@njit(cache=True)
+def nearest_in_unit(gone, surviving, inminban):
+    """For each dissolving household, the nearest surviving household in storage order of the
+    same inminban (the one before, else the one after), or -1."""
+    heir = np.full(len(gone), -1, dtype=np.int64)
+    n = len(surviving)
+    for k in range(len(gone)):
+        h = gone[k]
+        before = h - 1
+        while before >= 0 and not surviving[before]:
+            before -= 1
+        if before >= 0 and inminban[before] == inminban[h]:
+            heir[k] = before
+            continue
+        after = h + 1
+        while after < n and not surviving[after]:
+            after += 1
+        if after < n and inminban[after] == inminban[h]:
+            heir[k] = after
+    return heir
 
 
 @njit(nogil=True, cache=True)

@@ -67,7 +67,9 @@ class Food(Module):
         )
         hh.set("food_stock", stock.astype(np.float32))
         hh.add("food_insecure", bool, inherit=True)
-        hh.add("spending", np.float32)  # this month's spending on food and goods (markets adds)
+        hh.add(
+            "spending", np.float32, scratch=True
+        )  # this month's spending on food and goods (markets adds)
         self.harvest_index = 1.0
         self.reference_money = float(hh.cash.sum())
         self.price = p.price_usd_per_kg

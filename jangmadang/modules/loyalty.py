@@ -132,7 +132,7 @@ class Loyalty(Module):
         del province
         np.clip(loyalty, 0, 1, out=loyalty)
         people.set("loyalty", loyalty, inherit=True)  # a newborn starts from the mother's
-        people.add("compliance", np.float32)
+        people.add("compliance", np.float32, scratch=True)  # set each month before read
         self._count_adults()
         hh.add("loyalty", np.float32, inherit=True)  # mean private loyalty of the adults
         hh.add("standing", np.float32, inherit=True)  # visible consumption, smoothed
@@ -150,11 +150,23 @@ class Loyalty(Module):
         """Adults (15 and over, alive) and their number per household; ages move into the
         bands once a year, at the rebuild of the population."""
         people, hh = self.sim.people, self.sim.households
-        self.adult = (people.age_band >= AgeBand.YOUNG) & (people.role != Role.DECEASED)
-        self.adults = kernels.count_adults(self.adult, hh.first_person, hh.size)
-        # Deciles are read from a fixed systematic sample of adults (every 16th): exact for the
-        # sample, and a pass over 1/16 of the population.
-        self.decile_sample = np.flatnonzero(self.adult)[::16].copy()  # not a view of all
+        self.adult = np.empty(people.n, dtype=bool)
+        self.adults = np.empty(hh.n)
+        in_blocks(
+            kernels.count_adults,
+            hh.n,
+            self.adult,
+            self.adults,
+            people.age_band,
+            people.role,
+            int(AgeBand.YOUNG),
+            int(Role.DECEASED),
+            hh.first_person,
+            hh.size,
+        )
+        # Deciles are read from a fixed systematic sample of adults (those among every 16th
+        # person): exact for the sample, and a pass over 1/16 of the population.
+        self.decile_sample = 16 * np.flatnonzero(self.adult[::16])
 
     def role_changed(self, persons: np.ndarray, role: int) -> None:
         """The dead no longer count among their household's adults."""

@@ -147,14 +147,21 @@ def update_standing(standing, spending, memory, inminban, relatives_abroad, n_un
     return sums, counts
 
 
-@njit(cache=True)
-def count_adults(adult, first_person, size):
-    """Adults per household (float64): the members flagged in ``adult``."""
-    counts = np.zeros(len(size))
-    for h in range(len(size)):
-        for i in range(first_person[h], first_person[h] + size[h]):
-            counts[h] += adult[i]
-    return counts
+@njit(nogil=True, cache=True)
+def count_adults(
+    first_block, end_block, adult, counts, age_band, role, young, deceased, first_person, size
+):
+    """For the households in blocks ``first_block .. end_block - 1``: flag adults
+    (``age_band`` from ``young`` on, not ``deceased``) in ``adult`` and count them per
+    household in ``counts`` (float64)."""
+    n = len(size)
+    for b in range(first_block, end_block):
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            count = 0.0
+            for i in range(first_person[h], first_person[h] + size[h]):
+                adult[i] = age_band[i] >= young and role[i] != deceased
+                count += adult[i]
+            counts[h] = count
 
 
 @njit(cache=True)

@@ -436,7 +436,7 @@ class Population(Module):
             if hi <= lo or n <= 0:
                 break
             draws = rng.integers(lo, hi, size=8 * n + 16)
-            chosen = np.unique(np.r_[chosen, draws[eligible(draws)]])
+            chosen = sorted_distinct(np.r_[chosen, draws[eligible(draws)]])
             if len(chosen) >= n:
                 break
         return rng.permutation(chosen)[:n]
@@ -444,8 +444,10 @@ class Population(Module):
     def _appoint_inminban_heads(self, rng) -> None:
         """An inminban with no head at home gets one: an adult of one of its households."""
         people, hh = self.sim.people, self.sim.households
-        heads_at_home = self.role_count[Role.INMINBAN_HEAD]
-        headed = np.bincount(hh.inminban, heads_at_home, minlength=hh.inminban.max() + 1) > 0
+        headed = np.zeros(int(hh.inminban.max(initial=-1)) + 1, dtype=bool)
+        headed[hh.inminban[np.flatnonzero(self.role_count[Role.INMINBAN_HEAD])]] = True
+        if headed.all():
+            return
         households = np.flatnonzero(~headed[hh.inminban])
         if len(households) == 0:
             return
@@ -473,7 +475,7 @@ class Population(Module):
         self.role_count = counts
         # The dead count as dependants for a household's kind: only arrivals and departures
         # (and new households) change kinds.
-        changed = np.unique(
+        changed = sorted_distinct(
             np.r_[change.left[came_from], people.household[change.arrived], change.created]
         )
         hh.kind[changed] = _kind_from_counts(counts[:, changed])
@@ -563,8 +565,10 @@ def _rural_inminban_ranges(province, urban, inminban, n_provinces: int) -> np.nd
     """First id and number of rural inminban per province, as a (2, province) array: a rural
     unit's ids are contiguous within its province, in the order households are stored."""
     ranges = np.zeros((2, n_provinces), dtype=np.int64)
+    bounds = np.searchsorted(province, np.arange(n_provinces + 1))  # provinces are slices
     for prov in range(n_provinces):
-        units = inminban[(province == prov) & ~urban]
+        lo, hi = bounds[prov], bounds[prov + 1]
+        units = inminban[lo:hi][~urban[lo:hi]]
         if len(units):
             ranges[:, prov] = units.min(), units.max() - units.min() + 1
     return ranges
