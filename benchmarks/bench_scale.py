@@ -8,7 +8,7 @@ uniform draw per person plus one pass over a float32 value per person, the least
 touches everyone can cost on this machine at this moment; the month's time as a multiple of it
 is comparable across machines and loads.
 
-    python benchmarks/bench_scale.py                        # 100k, 1M and 25.97M persons
+    python benchmarks/bench_scale.py                        # 100k, 1M and 24M persons (1:1)
     python benchmarks/bench_scale.py --sizes 100000 1000000 --months 6
 
 Results go to ``benchmarks/results/scale.json`` (``--output`` to change) and a table is printed.
@@ -341,7 +341,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sizes",
         nargs="+",
         default=[str(n) for n in DEFAULT_SIZES],
-        help="population sizes in persons, space- or comma-separated; 1e6 and 25_970_000 work "
+        help="population sizes in persons, space- or comma-separated; 1e6 and 24_000_000 work "
         "too (default: 100000 1000000 24000000)",
     )
     parser.add_argument("--months", type=int, default=12, help="recorded months (default 12)")

@@ -1,6 +1,6 @@
 """Snapshot cost: writing and reading the whole state, at full scale by default.
 
-    python benchmarks/bench_snapshot.py [--population 25970000] [--folder /tmp/jm-snapshot]
+    python benchmarks/bench_snapshot.py [--population 24000000] [--folder /tmp/jm-snapshot]
 
 Builds the baseline at the given size (no burn-in), runs its first month, saves a snapshot,
 loads it in the same process, and runs one more month from both the original and the loaded
@@ -26,7 +26,7 @@ from jangmadang.scenario import with_overrides
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--population", type=int, default=25_970_000)
+    parser.add_argument("--population", type=int, default=24_000_000)  # about 1:1 in 2010
     parser.add_argument("--folder", type=Path, default=Path("/tmp/jm-snapshot"))
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "snapshot.json"

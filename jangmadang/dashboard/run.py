@@ -230,9 +230,12 @@ def Page():
             solara.InputText(
                 "Last month (YYYY-MM)", value=end, on_value=set_end, continuous_update=True
             )
+        whole = (
+            f"{base.population.size_at_full_scale:,}" if base is not None else "about 24 million"
+        )
         solara.Text(
-            f"The whole population is 25,970,000 persons; blank months run the scenario's "
-            f"window ({default_window}).",
+            f"The whole population (1:1 at the first simulated month) is {whole} persons; "
+            f"blank months run the scenario's window ({default_window}).",
             style={"font-size": "0.85em", "color": "#555"},
         )
         Problem(problem)
