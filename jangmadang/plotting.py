@@ -158,6 +158,29 @@ def plot_ensemble(
     )
 
 
+def plot_differences(
+    differences: pd.DataFrame,
+    events: list[Event],
+    path: str | Path,
+    indicators: tuple[str, ...] | list[str],
+    title: str,
+    pairs: int | None = None,
+) -> Path:
+    """Differences over time: one line per panel for two runs (``pairs`` None); for paired
+    ensembles, the mean of ``pairs`` paired differences and its 95% interval."""
+    if pairs is None:
+        return plot_run(differences, events, path, indicators, title=title)
+    return plot_bands(
+        differences,
+        events,
+        path,
+        indicators,
+        title,
+        columns=("mean", "low", "high"),
+        labels=(f"mean of {pairs} paired differences", "95% t-interval of the mean"),
+    )
+
+
 def plot_bands(
     frame: pd.DataFrame,
     events: list[Event],

@@ -374,28 +374,20 @@ def _maps(subject: Stored) -> str:
 def _comparison(
     subject: Stored, other: Stored, differences: pd.DataFrame, indicators: list[str], pairs: int
 ) -> str:
-    from jangmadang.plotting import plot_bands, plot_run
+    from jangmadang.plotting import plot_differences
 
     events = events_of(subject.scenario, other.scenario)
     title = f"{subject.title} minus {other.title}"
     if subject.kind == "run":
         figure = _figure(
-            lambda path: plot_run(differences, events, path, indicators, title=title),
+            lambda path: plot_differences(differences, events, path, indicators, title),
             "Differences between the two runs",
             f"Each panel shows this run minus {other.id}, month by month: above zero, the "
             "indicator is higher in this run. Dashed lines mark both scenarios' events.",
         )
     else:
         figure = _figure(
-            lambda path: plot_bands(
-                differences,
-                events,
-                path,
-                indicators,
-                title,
-                columns=("mean", "low", "high"),
-                labels=(f"mean of {pairs} paired differences", "95% t-interval of the mean"),
-            ),
+            lambda path: plot_differences(differences, events, path, indicators, title, pairs),
             "Differences between the two ensembles, with 95% intervals",
             f"Each panel shows this ensemble minus {other.id}, month by month: the line is "
             f"the mean difference over {pairs} pairs of runs (paired by member number: the same "

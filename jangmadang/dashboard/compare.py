@@ -45,21 +45,9 @@ def stored_differences(subject, other) -> tuple[pd.DataFrame, int, list[str]]:
 def difference_chart(differences, events, indicators, title: str, pairs: int | None) -> bytes:
     """Differences over time: a line for two runs; for paired ensembles the mean paired
     difference and its 95% interval."""
-    from jangmadang.plotting import plot_bands, plot_run
+    from jangmadang.plotting import plot_differences
 
-    if pairs is None:
-        return png(lambda path: plot_run(differences, events, path, indicators, title=title))
-    return png(
-        lambda path: plot_bands(
-            differences,
-            events,
-            path,
-            indicators,
-            title,
-            columns=("mean", "low", "high"),
-            labels=(f"mean of {pairs} paired differences", "95% t-interval of the mean"),
-        )
-    )
+    return png(lambda path: plot_differences(differences, events, path, indicators, title, pairs))
 
 
 @solara.component
