@@ -32,8 +32,9 @@ class Sim:
     """One run of one scenario.
 
     ``scenario`` is a built-in name, a TOML path or a :class:`Scenario`. ``population`` (persons)
-    or ``scale`` (share of the full 25.97 million) picks the size; ``seed``, ``start`` and
-    ``end`` override the scenario's. ``check_money`` asserts money conservation every month.
+    or ``scale`` (share of the population at 1:1: the census projected to the first simulated
+    month) picks the size; ``seed``, ``start`` and ``end`` override the scenario's.
+    ``check_money`` asserts money conservation every month.
     """
 
     def __init__(

@@ -121,6 +121,8 @@ class Role(IntEnum):
 
 # Persons who are not at home: they neither eat, earn nor take part in the inminban's life.
 AWAY_ROLES = (Role.ABROAD, Role.DETAINED, Role.DECEASED)
+# Persons outside the country's living population (the camps are inside it).
+NOT_HERE = (Role.ABROAD, Role.DECEASED)
 
 
 CADRE_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL)
@@ -168,7 +170,6 @@ class AgeBand(IntEnum):
     ELDERLY = 4  # 60+
 
 
-WORKING_AGE = (AgeBand.YOUNG, AgeBand.ADULT, AgeBand.MIDDLE)
 AGE_BAND_STARTS = np.array([15, 30, 45, 60])  # first year of age of each band after CHILD
 
 

@@ -105,7 +105,7 @@ def test_ages_and_the_life_course_follow_the_calendar(run):
     # Bands are set at the rebuild (April 2013); by December a few have had a birthday since.
     stale = age_bands(age) != people.age_band
     assert stale.mean() < 0.1
-    retirement = np.where(people.female, p.retirement_age_women, p.retirement_age_men)
+    retirement = p.retirement_age(people.female)
     worker = np.isin(people.role, (Role.WORKER, Role.FARMER)) | people.exempt
     # Retirement is applied once a year: at most a year past the age.
     assert np.all(age[worker] <= retirement[worker])

@@ -57,9 +57,7 @@ def test_labour_camp_holds_people_away_then_returns_them_to_a_job():
     roles = sim.people.role[persons]  # an assigned job (some pay at once to trade instead)
     people, life = sim.people, sim.pars.demography
     age = (sim.population.month_index - people.birth_month[persons]) // 12
-    retired = age >= np.where(
-        people.female[persons], life.retirement_age_women, life.retirement_age_men
-    )
+    retired = age >= life.retirement_age(people.female[persons])
     assert np.isin(roles[~retired], [Role.WORKER, Role.FARMER, Role.TRADER]).all()
     assert (roles[retired] == Role.DEPENDANT).all()  # past retirement age: home, not to work
     assert len(sim.enforcement.camp_person) == 0

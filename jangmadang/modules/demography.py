@@ -57,6 +57,7 @@ from jangmadang.modules.demography_kernels import (
 from jangmadang.state import (
     AGE_BAND_STARTS,
     AWAY_ROLES,
+    NOT_HERE,
     AgeBand,
     Renumbering,
     Role,
@@ -101,6 +102,10 @@ class DemographyParams(ParameterModel):
     school_leaving_age: int = Field(17, ge=14, le=20)
     retirement_age_men: int = Field(60, ge=45, le=80)
     retirement_age_women: int = Field(55, ge=45, le=80)
+
+    def retirement_age(self, female: np.ndarray) -> np.ndarray:
+        """Each person's retirement age by sex."""
+        return np.where(female, self.retirement_age_women, self.retirement_age_men)
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -222,7 +227,8 @@ def projected_structure(p: DemographyParams, marriage_rate: float, month: date) 
     projected month by month with the schedules (deaths at the reference level of hunger,
     births to the census marriage pattern, the last age open). Before the census, its
     structure shrunk by the first projected year's growth."""
-    counts = np.repeat(census_structure(p), 12, axis=1) / 12
+    census = np.repeat(census_structure(p), 12, axis=1) / 12
+    counts = census.copy()
     steps = month_index(month) - month_index(p.census_month)
     hazards = np.repeat([mortality_schedule(p, False), mortality_schedule(p, True)], 12, axis=1)
     fertility = np.repeat(marital_fertility(p, marriage_rate) * married_share(marriage_rate), 12)
@@ -243,7 +249,7 @@ def projected_structure(p: DemographyParams, marriage_rate: float, month: date) 
     if steps < 0:
         census_total = p.census_population
         growth = (first_year or census_total) / census_total
-        return np.repeat(census_structure(p), 12, axis=1) / 12 * growth ** (steps / 12)
+        return census * growth ** (steps / 12)
     return counts
 
 
@@ -301,7 +307,6 @@ class Demography(Module):
         self.births_female = 0
         self.formed = self.dissolved = 0
         self.marriages_per_1000_unmarried = np.nan
-        self.inherited_by_state = 0.0
 
     def _set_schedules(self) -> None:
         """This year's monthly probabilities: the census schedules, improved since the census.
@@ -395,7 +400,7 @@ class Demography(Module):
         sim = self.sim
         people, hh = sim.people, sim.households
         role = people.role[due]
-        here = (role != Role.ABROAD) & (role != Role.DECEASED)
+        here = ~np.isin(role, NOT_HERE)
         age = np.minimum((self.month_index - people.birth_month[due]) // 12, OLDEST)
         sex = people.female[due].astype(np.int64)
         secure, hungry = self._hunger_factors()
@@ -486,8 +491,7 @@ class Demography(Module):
     def _unmarried_adults(self) -> int:
         """Unmarried persons of marriageable age at home, counted before this round."""
         people = self.sim.people
-        at_home = (people.role != Role.ABROAD) & (people.role != Role.DETAINED)
-        at_home &= people.role != Role.DECEASED
+        at_home = ~np.isin(people.role, AWAY_ROLES)
         adult = people.age_band >= AgeBand.YOUNG
         return int(np.count_nonzero(at_home & adult & ~people.married))
 
@@ -634,9 +638,7 @@ class Demography(Module):
             debit_idx=gone[to_heir],
             credit_idx=heir[to_heir],
         )
-        self.inherited_by_state = ledger.pay(
-            "estate_to_state", HOUSEHOLDS, "state", cash[~to_heir], debit_idx=gone[~to_heir]
-        )
+        ledger.pay("estate_to_state", HOUSEHOLDS, "state", cash[~to_heir], debit_idx=gone[~to_heir])
 
     def _endow(self, created: np.ndarray, parent: np.ndarray) -> None:
         """A new household starts with a share of the groom's family's cash (split among the

@@ -19,6 +19,7 @@ from jangmadang.modules import demography
 from jangmadang.results import group_sum
 from jangmadang.state import (
     CADRE_ROLES,
+    NOT_HERE,
     ROLE_TO_KIND,
     AgeBand,
     ArrayStruct,
@@ -34,8 +35,6 @@ from jangmadang.timeline import month_index
 
 # Roles tied to a town that an exiled household's members lose (traders keep trading).
 TOWN_POSTS = (Role.WORKER, *CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
-# Roles of those outside the country's living population (the cohorts).
-NOT_HERE = (Role.ABROAD, Role.DECEASED)
 # Roles of those who may take over a business or an inminban head's duty.
 HEIR_ROLES = (Role.DEPENDANT, Role.WORKER, Role.FARMER, Role.TRADER)
 
@@ -200,7 +199,7 @@ class Population(Module):
     def _assign_roles(self, people, hh, geo, p, age, rng) -> None:
         life = self.sim.pars.demography
         person_urban = hh.urban[people.household]
-        retirement = np.where(people.female, life.retirement_age_women, life.retirement_age_men)
+        retirement = life.retirement_age(people.female)
         working = (age >= life.school_leaving_age) & (age < retirement)
         del retirement
         role = np.full(people.n, Role.DEPENDANT, dtype=np.int8)
@@ -341,8 +340,7 @@ class Population(Module):
         people, life = self.sim.people, self.sim.pars.demography
         persons = np.asarray(persons)
         age = (self.month_index - people.birth_month[persons]) // 12
-        female = people.female[persons]
-        retired = age >= np.where(female, life.retirement_age_women, life.retirement_age_men)
+        retired = age >= life.retirement_age(people.female[persons])
         self.set_role(persons[retired], Role.DEPENDANT)
         persons = persons[~retired]
         urban = self.sim.households.urban[people.household[persons]]
