@@ -32,6 +32,7 @@ REPORTS = {
 }
 DATA_KEYS = (
     "data.provinces",
+    "data.province_cereal",
     "data.boundaries",
     "data.arrivals",
 )  # data files shipped in jangmadang/data

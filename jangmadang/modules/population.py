@@ -99,6 +99,9 @@ class Geography:
     census: np.ndarray
     border: np.ndarray  # bool per province
     river: list[str]  # "tumen", "yalu" or "" (interior)
+    urban_share: np.ndarray  # census share of each province's persons living in towns
+    cereal_share: np.ndarray  # share of national cereal output grown in each province
+    grain_belt: np.ndarray  # bool: the western plains that grow most of the cereal
     source: str
 
     @property
@@ -108,6 +111,21 @@ class Geography:
     @property
     def pyongyang(self) -> int:
         return self.names.index("Pyongyang")
+
+    def urban_shares(self, national: float) -> np.ndarray:
+        """Each province's urban share, shifted together on the logit scale so the
+        population-weighted national share is ``national``."""
+        logit = np.log(self.urban_share / (1 - self.urban_share))
+        weights = self.census / self.census.sum()
+
+        def national_share(shift: float) -> float:
+            return float(weights @ (1 / (1 + np.exp(-(logit + shift)))))
+
+        low, high = -10.0, 10.0
+        for _ in range(60):  # bisection: the national share rises with the shift
+            mid = (low + high) / 2
+            low, high = (mid, high) if national_share(mid) < national else (low, mid)
+        return 1 / (1 + np.exp(-(logit + (low + high) / 2)))
 
     @classmethod
     def load(cls) -> Geography:
@@ -120,6 +138,9 @@ class Geography:
             census=np.array([r["census_2008"] for r in rows], dtype=np.int64),
             border=np.array([r["border"] for r in rows], dtype=bool),
             river=[r.get("river", "") for r in rows],
+            urban_share=np.array([r["urban_share"] for r in rows]),
+            cereal_share=np.array([r["cereal_share"] for r in rows]),
+            grain_belt=np.array([r["grain_belt"] for r in rows], dtype=bool),
             source=raw["source"],
         )
 
@@ -137,7 +158,7 @@ class Population(Module):
     name = "population"
     Params = PopulationParams
     rules = {
-        "population.census_scaling": "Province sizes follow the 2008 census, scaled to the run's total.",
+        "population.census_scaling": "Province sizes and urban shares follow the 2008 census, scaled to the run's total.",
         "population.households": "Persons live in households of about four; households form inminban of about 30.",
         "population.roles": "Working-age men hold assigned state jobs (factory in towns, farm in the countryside); many married women trade.",
         "population.donju": "About 1% of households are donju, holding wealth above a threshold that is far higher in Pyongyang.",
@@ -149,10 +170,11 @@ class Population(Module):
         geo = sim.geography
         persons_per_province = apportion(p.size, geo.census.astype(np.float64))
 
+        urban_shares = geo.urban_shares(p.urban_share)
         sizes, province, urban = [], [], []
         for prov, n_persons in enumerate(persons_per_province):
             s = _household_sizes(int(n_persons), p.mean_household_size, rng)
-            n_urban = round(len(s) * p.urban_share)
+            n_urban = round(len(s) * urban_shares[prov])
             sizes.append(s)
             province.append(np.full(len(s), prov, dtype=np.int8))
             urban.append(np.arange(len(s)) < n_urban)
