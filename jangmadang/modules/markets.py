@@ -50,6 +50,9 @@ class MarketsParams(ParameterModel):
     exemption_fee_usd: float = Field(10.0, ge=0)
     max_exempt_share: float = Field(0.3, ge=0, le=1)
     donju_exit_ratio: float = Field(0.5, ge=0, le=1)
+    # How far the state tolerates markets (1: as since 2010; lower: crackdowns, bans). Events
+    # of the history scenario set it; trading, bribes and enforcement read it.
+    tolerance: float = Field(1.0, ge=0, le=1)
 
 
 class Markets(Module):
