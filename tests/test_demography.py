@@ -17,6 +17,7 @@ from jangmadang.modules.demography import (
     mortality_schedule,
     period_life_expectancy,
     projected_population,
+    projected_structure,
 )
 from jangmadang.modules.population import _role_counts
 from jangmadang.state import AGE_BAND_STARTS, Role, age_bands
@@ -64,6 +65,18 @@ def test_census_structure_holds_the_census_groups_and_sex_ratios():
 def test_projection_reaches_the_2021_population():
     persons = projected_population(DemographyParams(), MARRIAGE_RATE, date(2021, 7, 1))
     assert persons == pytest.approx(25_970_000, rel=0.03)
+
+
+def test_back_projection_reaches_the_2001_population_from_the_census_cohorts():
+    """Reverse survival: UN WPP puts 2001 at about 23 million; each cohort of 2001 is the
+    census cohort seven years and nine months older, plus the deaths it had not yet had."""
+    p = DemographyParams()
+    census = projected_structure(p, MARRIAGE_RATE, p.census_month)
+    early = projected_structure(p, MARRIAGE_RATE, date(2001, 1, 1))
+    assert early.sum() == pytest.approx(23.0e6, rel=0.03)
+    shift = 12 * 7 + 9
+    assert np.all(early[:, : 12 * 60] > census[:, shift : shift + 12 * 60])
+    assert np.all(early[:, : 12 * 40] < 1.1 * census[:, shift : shift + 12 * 40])
 
 
 def test_full_scale_is_the_census_projected_to_the_first_simulated_month():

@@ -25,7 +25,8 @@ in province order, so the monthly kernels keep their layout.
 
 The population a run starts with is the 2008 census projected by the same schedules to the
 first simulated month (:func:`projected_structure`), so a run starting in 2012 has about the
-2012 population and grows as the country did.
+2012 population and grows as the country did; a run starting before the census (the history
+from 2001) starts from the census cohorts projected backwards by reverse survival.
 """
 
 from __future__ import annotations
@@ -222,23 +223,32 @@ def census_structure(p: DemographyParams) -> np.ndarray:
     return counts * p.census_population / counts.sum()
 
 
+REVERSE_SURVIVAL_LIMIT = 85  # years: older persons before the census keep the census counts
+
+
 def projected_structure(p: DemographyParams, marriage_rate: float, month: date) -> np.ndarray:
     """Persons by sex and age in months (2, 12 * (OLDEST + 1)) in ``month``: the census
     projected month by month with the schedules (deaths at the reference level of hunger,
-    births to the census marriage pattern, the last age open). Before the census, its
-    structure shrunk by the first projected year's growth."""
+    births to the census marriage pattern, the last age open). Before the census, projected
+    backwards by reverse survival: each census cohort is one month younger a month earlier
+    and more numerous by the deaths it had not yet suffered (at the higher mortality of the
+    earlier years). Reverse survival is unreliable for the oldest old (a few survivors divided
+    by tiny survival rates), so ages from ``REVERSE_SURVIVAL_LIMIT`` keep the census counts."""
     census = np.repeat(census_structure(p), 12, axis=1) / 12
     counts = census.copy()
     steps = month_index(month) - month_index(p.census_month)
     hazards = np.repeat([mortality_schedule(p, False), mortality_schedule(p, True)], 12, axis=1)
+    if steps < 0:
+        oldest_old = 12 * REVERSE_SURVIVAL_LIMIT
+        for step in range(0, steps, -1):
+            improvement = np.exp(-p.mortality_improvement_per_year * (step - 1) / 12)
+            survival = np.exp(-hazards[:, :oldest_old] * improvement / 12)
+            counts[:, :oldest_old] = counts[:, 1 : oldest_old + 1] / survival
+            counts[:, oldest_old:] = census[:, oldest_old:]
+        return counts
     fertility = np.repeat(marital_fertility(p, marriage_rate) * married_share(marriage_rate), 12)
     boy = p.sex_ratio_at_birth / (1 + p.sex_ratio_at_birth)
-    first_year = None
-    for step in range(max(steps, 12)):
-        if step == 12:
-            first_year = counts.sum()
-        if step == steps:
-            break
+    for step in range(steps):
         improvement = np.exp(-p.mortality_improvement_per_year * step / 12)
         births = (counts[1] * fertility).sum() / 12
         counts *= np.exp(-hazards * improvement / 12)
@@ -246,10 +256,6 @@ def projected_structure(p: DemographyParams, marriage_rate: float, month: date) 
         counts[:, 1:] = counts[:, :-1]
         counts[:, -1] += oldest
         counts[:, 0] = births * boy, births * (1 - boy)
-    if steps < 0:
-        census_total = p.census_population
-        growth = (first_year or census_total) / census_total
-        return census * growth ** (steps / 12)
     return counts
 
 
