@@ -6,7 +6,9 @@ how to measure it on ensembles, as one number per member:
 - ``scenario``: alt minus base (same seeds) of an indicator's mean over a window;
 - ``groups``: group A minus group B of one indicator within the baseline;
 - ``trend``: the mean over a late window minus the mean over an early one;
-- ``level``: the mean over a window minus a threshold.
+- ``level``: the mean over a window minus a threshold;
+- ``correlation``: across the years of a window, the correlation of two indicators' yearly
+  means (the weather of the years is random, so each member has its own good and bad years).
 
 The pattern passes when the whole 95% interval of the mean effect lies on the expected side of
 zero. Add a pattern by appending to ``PATTERNS``; each scenario it needs is run once as an
@@ -33,7 +35,7 @@ from jangmadang.store import ResultsStore
 class Pattern:
     name: str
     source: str  # a report file name or a statistic in the evidence ledger's [sources]
-    kind: str  # scenario | groups | trend | level
+    kind: str  # scenario | groups | trend | level | correlation
     indicator: str
     expect: int  # +1: the effect is positive; -1: negative
     window: tuple[str, str] = ("2012-01", "2025-12")
@@ -43,6 +45,7 @@ class Pattern:
     groups: tuple[str, str] = ("all", "all")  # kind groups: A and B
     early: tuple[str, str] = ("2012-01", "2012-12")  # kind trend
     threshold: float = 0.0  # kind level
+    other: str = ""  # kind correlation: the second indicator
     description: str = field(default="", compare=False)
 
 
@@ -137,7 +140,20 @@ def effects(pattern: Pattern, runs: dict[str, dict[int, pd.DataFrame]]) -> np.nd
                 for m in members
             ]
         )
+    if p.kind == "correlation":
+        return np.array([_yearly_correlation(base[m], p) for m in members])
     raise ValueError(f"pattern {p.name!r}: unknown kind {p.kind!r}")
+
+
+def _yearly_correlation(df: pd.DataFrame, p: Pattern) -> float:
+    """Correlation across the window's years of the yearly means of ``p.indicator`` and
+    ``p.other`` (national series)."""
+    rows = df[(df.dimension == "all") & (df.date >= p.window[0]) & (df.date <= p.window[1])]
+    rows = rows[rows.indicator.isin([p.indicator, p.other])]
+    yearly = rows.pivot_table(
+        index=pd.to_datetime(rows.date).dt.year, columns="indicator", values="value"
+    )
+    return float(yearly[p.indicator].corr(yearly[p.other]))
 
 
 DEFAULT_RUNS = 8

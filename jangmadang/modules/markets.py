@@ -65,7 +65,7 @@ class Markets(Module):
         "markets.sales_income": "Sales revenue goes to sellers in proportion to capacity: one unit per trader, far more for a donju, growing with its capital.",
         "markets.exports": "Donju earn export income from China, which the border and sanctions limit.",
         "markets.exemption_fee": "A state worker may pay the enterprise a monthly fee to trade instead of working, and does so when trading pays more than the wage plus the fee.",
-        "markets.donju_status": "Each January households above the donju wealth threshold become donju; donju far below it drop out.",
+        "markets.donju_status": "Each January households above the donju wealth threshold of their province become donju; donju far below the provincial threshold drop out, in Pyongyang too.",
     }
 
     def init_state(self) -> None:
@@ -161,8 +161,10 @@ class Markets(Module):
         multiplied by what leased factory space and a manager's favours add (patronage)."""
         p, hh = self.pars, self.sim.households
         capacity = self.sim.population.role_count[Role.TRADER].astype(np.float64)
+        # Capital in one unit everywhere (the provincial threshold): a Pyongyang donju's larger
+        # fortune buys a larger business.
         scale = np.power(
-            np.maximum(hh.cash[donju], 0) / self.threshold(donju), p.donju_capital_elasticity
+            np.maximum(hh.cash[donju], 0) / self._thresholds[1], p.donju_capital_elasticity
         )
         capacity[donju] += p.donju_capacity * scale
         capacity[donju] *= 1 + hh.patronage_capacity[donju]  # leased space, favours
@@ -242,9 +244,11 @@ class Markets(Module):
         can_rise = (
             (head_role == Role.WORKER) | (head_role == Role.TRADER) | (head_role == Role.FARMER)
         )
-        threshold = self.threshold()
-        rising = ~donju & can_rise & (hh.cash >= threshold)
-        falling = donju & (head_role == Role.DONJU) & (hh.cash < p.donju_exit_ratio * threshold)
+        # Pyongyang's higher threshold is for being counted among the capital's donju; a
+        # business fails anywhere when its capital falls far below the provincial threshold.
+        rising = ~donju & can_rise & (hh.cash >= self.threshold())
+        exit_below = p.donju_exit_ratio * self._thresholds[1]
+        falling = donju & (head_role == Role.DONJU) & (hh.cash < exit_below)
         sim.population.set_role(head[rising], Role.DONJU)
         self._set_exempt(head[rising], False)
         sim.population.set_role(head[falling], Role.TRADER)

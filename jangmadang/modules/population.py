@@ -57,6 +57,11 @@ class PopulationParams(ParameterModel):
     donju_wealth_pareto_shape: float = Field(1.5, gt=0.5, le=5)
     initial_cash_median_usd: float = Field(60, gt=0)
     initial_cash_sigma: float = Field(1.0, ge=0, le=3)
+    # Pyongyang's residents are selected and privileged: more cadres and donju live there, and
+    # its households start with more cash (weights relative to a household elsewhere).
+    pyongyang_cadre_weight: float = Field(2.0, ge=1, le=10)
+    pyongyang_donju_weight: float = Field(3.0, ge=1, le=10)
+    pyongyang_cash_multiplier: float = Field(2.0, ge=1, le=10)
 
     _full_size: int | None = PrivateAttr(default=None)
 
@@ -162,6 +167,7 @@ class Population(Module):
         "population.households": "Persons live in households of about four; households form inminban of about 30.",
         "population.roles": "Working-age men hold assigned state jobs (factory in towns, farm in the countryside); many married women trade.",
         "population.donju": "About 1% of households are donju, holding wealth above a threshold that is far higher in Pyongyang.",
+        "population.pyongyang": "Pyongyang's residents are selected for political standing: more cadres and donju live there, and its households start with more cash.",
         "population.mss_placement": "State security agents are placed by province population, more densely at the Chinese border.",
     }
 
@@ -233,11 +239,15 @@ class Population(Module):
         role[trades] = Role.TRADER
         del trades
 
-        # Household cash: log-normal, with donju households (urban) lifted above the threshold.
+        # Household cash: log-normal, higher in Pyongyang, with donju households (urban, more
+        # of them in Pyongyang) lifted above the threshold.
+        capital = hh.province == geo.pyongyang
         cash = p.initial_cash_median_usd * np.exp(p.initial_cash_sigma * rng.standard_normal(hh.n))
+        cash[capital] *= p.pyongyang_cash_multiplier
         urban_households = np.flatnonzero(hh.urban)
         n_donju = min(len(urban_households), round(p.donju_household_share * hh.n))
-        donju = np.sort(rng.choice(urban_households, size=n_donju, replace=False))
+        weight = np.where(capital[urban_households], p.pyongyang_donju_weight, 1.0)
+        donju = np.sort(_weighted_sample(rng, urban_households, weight, n_donju))
         threshold = np.where(
             hh.province[donju] == geo.pyongyang,
             p.donju_threshold_pyongyang_usd,
@@ -262,7 +272,10 @@ class Population(Module):
             ((role == Role.WORKER) | (role == Role.FARMER)) & (people.age_band >= AgeBand.ADULT)
         )
         n_cadres = min(len(eligible), round(p.cadre_share * working.sum()))
-        cadres = rng.choice(eligible, size=n_cadres, replace=False)
+        in_capital = capital[people.household[eligible]]
+        weight = np.where(in_capital, p.pyongyang_cadre_weight, 1.0)
+        del in_capital
+        cadres = _weighted_sample(rng, eligible, weight, n_cadres)
         kinds = rng.choice(
             np.array(CADRE_ROLES, dtype=np.int8), size=n_cadres, p=p.cadre_kind_shares
         )
@@ -642,6 +655,16 @@ BLOCK = 1 << 22  # persons per block for person-level draws: bounds the temporar
 def _blocks(n: int, block: int = BLOCK):
     for lo in range(0, n, block):
         yield lo, min(lo + block, n)
+
+
+def _weighted_sample(rng, items: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """``k`` distinct items drawn with probability proportional to ``weights`` at each draw
+    (Efraimidis and Spirakis: the ``k`` largest ``log(u) / weight``), in one vectorised pass."""
+    keys = np.log(rng.random(len(items)))
+    keys /= weights
+    if k >= len(items):
+        return items.copy()
+    return items[np.argpartition(-keys, k)[:k]]
 
 
 def _below(rng, n: int, p) -> np.ndarray:
