@@ -121,11 +121,16 @@ def rule_keys() -> list[str]:
     return [key for module in ORDER for key in module.rules]
 
 
+REFERENCE_SCENARIOS = ("baseline", "history")  # their events are the public record
+
+
 def event_keys() -> list[str]:
-    """``event.<name>`` for every dated event of the baseline scenario."""
+    """``event.<name>`` for every dated event of the reference scenarios (the what-if
+    scenarios' own events are hypotheses, described in their files)."""
     from jangmadang.scenario import load_scenario
 
-    return [f"event.{event.name}" for event in load_scenario("baseline").events]
+    names = [e.name for scenario in REFERENCE_SCENARIOS for e in load_scenario(scenario).events]
+    return [f"event.{name}" for name in dict.fromkeys(names)]
 
 
 def required_keys() -> list[str]:

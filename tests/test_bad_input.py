@@ -258,7 +258,7 @@ def test_missing_file(tmp_path):
 def test_unknown_builtin_name_lists_the_builtins():
     problems = problems_of("baseline_typo")
     assert_problem(
-        problems, "baseline_typo", "", "built-in: baseline, market_boom, no_border_closure"
+        problems, "baseline_typo", "", "built-in: baseline, history, market_boom, no_border_closure"
     )
 
 

@@ -21,6 +21,17 @@ def test_builtin_scenarios_load():
         assert load_scenario(name).name == name
 
 
+def test_history_starts_in_2001_and_hands_over_to_the_baseline_events():
+    s = load_scenario("history")
+    at = {m.strftime("%Y-%m"): s.params_at(t) for t, m in enumerate(s.months)}
+    sanctions = {month: at[month].world.sanctions for month in at}
+    assert s.start.year == 2001 and s.end == load_scenario("baseline").end
+    assert sanctions["2006-09"] == 0.0 and sanctions["2006-10"] == 0.1
+    assert sanctions["2009-06"] == sanctions["2015-12"] == 0.2
+    assert sanctions["2016-03"] == 0.5 and sanctions["2018-01"] == 0.9
+    assert at["2020-01"].world.border == "closed"
+
+
 def test_baseline_events_change_the_border_and_revert():
     s = load_scenario("baseline")
     at = {m.strftime("%Y-%m"): s.params_at(t) for t, m in enumerate(s.months)}

@@ -51,7 +51,10 @@ def run(
         str, typer.Argument(help="Built-in scenario name or TOML file.")
     ] = "baseline",
     population: Annotated[
-        int | None, typer.Option(help="Number of persons (1:1 is 25970000).")
+        int | None,
+        typer.Option(
+            help="Number of persons (1:1 is the census projected to the first month: 24.2 million in 2010)."
+        ),
     ] = None,
     scale: Annotated[
         float | None, typer.Option(help="Share of the full population, in (0, 1].")
