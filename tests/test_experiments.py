@@ -19,7 +19,7 @@ from jangmadang.experiments.ensemble import (
     resolve,
 )
 from jangmadang.experiments.sensitivity import sensitivity
-from jangmadang.experiments.validation import PATTERNS, validate
+from jangmadang.experiments.validation import PATTERNS, Pattern, effects, validate
 from jangmadang.scenario import load_scenario, with_overrides
 from jangmadang.store import ResultsStore
 
@@ -172,6 +172,44 @@ def test_every_pattern_names_a_known_source():
     known = set(evidence.sources()) | set(evidence.REPORTS)
     for pattern in PATTERNS:
         assert pattern.source in known, pattern.name
+
+
+def _member(rows):
+    return pd.DataFrame(rows, columns=["date", "indicator", "dimension", "group", "value"])
+
+
+def test_pattern_effects_of_joined_groups_thresholds_and_correlations():
+    dates = [f"{year}-01-01" for year in range(2001, 2006)]
+    harvest = [1.0, 0.8, 1.1, 0.9, 1.2]
+    rows = [(d, "harvest", "all", "all", h) for d, h in zip(dates, harvest, strict=True)]
+    rows += [
+        (d, "rations", "all", "all", 0.5 * h - 0.1) for d, h in zip(dates, harvest, strict=True)
+    ]
+    rows += [
+        (d, "cash", "province", g, v) for d in dates for g, v in (("A", 3), ("B", 1), ("C", 2))
+    ]
+    member = {"history": {0: _member(rows)}}
+    window = ("2001-01-01", "2005-12-01")
+
+    def effect(**kw):
+        return effects(Pattern("p", "model", base="history", window=window, **kw), member)[0]
+
+    assert effect(
+        kind="groups", indicator="cash", expect=1, dimension="province", groups=("A", "B+C")
+    ) == pytest.approx(1.5)
+    assert effect(
+        kind="groups", indicator="cash", expect=1, dimension="province", groups=("A", "max:B+C")
+    ) == pytest.approx(1.0)
+    assert effect(
+        kind="trend",
+        indicator="harvest",
+        expect=1,
+        early=("2001-01-01", "2002-12-01"),
+        threshold=0.1,
+    ) == pytest.approx(1.0 - 0.9 - 0.1)
+    assert effect(
+        kind="correlation", indicator="harvest", other="rations", expect=1
+    ) == pytest.approx(1.0)
 
 
 def test_validation_fast_version(client, tmp_path):

@@ -4,8 +4,9 @@ Each :class:`Pattern` names an observed regularity, the report or statistic it c
 how to measure it on ensembles, as one number per member:
 
 - ``scenario``: alt minus base (same seeds) of an indicator's mean over a window;
-- ``groups``: group A minus group B of one indicator within the baseline;
-- ``trend``: the mean over a late window minus the mean over an early one;
+- ``groups``: group A minus group B of one indicator within the base scenario; a group may be
+  several joined by ``+`` (their mean) or ``max:`` followed by several (the largest);
+- ``trend``: the mean over a late window minus the mean over an early one, minus a threshold;
 - ``level``: the mean over a window minus a threshold;
 - ``correlation``: across the years of a window, the correlation of two indicators' yearly
   means (the weather of the years is random, so each member has its own good and bad years).
@@ -44,7 +45,7 @@ class Pattern:
     dimension: str = "all"
     groups: tuple[str, str] = ("all", "all")  # kind groups: A and B
     early: tuple[str, str] = ("2012-01", "2012-12")  # kind trend
-    threshold: float = 0.0  # kind level
+    threshold: float = 0.0  # kinds level and trend
     other: str = ""  # kind correlation: the second indicator
     description: str = field(default="", compare=False)
 
@@ -102,6 +103,15 @@ def _series_mean(df: pd.DataFrame, indicator, dimension, group, window) -> float
     return float(rows.value.mean()) if len(rows) else np.nan
 
 
+def _group_mean(df: pd.DataFrame, indicator, dimension, spec: str, window) -> float:
+    """A group's mean over the window; ``"A+B"`` averages groups, ``"max:A+B"`` takes the
+    largest of them."""
+    largest = spec.startswith("max:")
+    names = spec.removeprefix("max:").split("+")
+    means = [_series_mean(df, indicator, dimension, name, window) for name in names]
+    return float(np.max(means) if largest else np.mean(means))
+
+
 def effects(pattern: Pattern, runs: dict[str, dict[int, pd.DataFrame]]) -> np.ndarray:
     """The pattern's effect for every member (``runs``: scenario -> member -> results)."""
     p, base = pattern, runs[pattern.base]
@@ -120,8 +130,8 @@ def effects(pattern: Pattern, runs: dict[str, dict[int, pd.DataFrame]]) -> np.nd
         a, b = p.groups
         return np.array(
             [
-                _series_mean(base[m], p.indicator, p.dimension, a, p.window)
-                - _series_mean(base[m], p.indicator, p.dimension, b, p.window)
+                _group_mean(base[m], p.indicator, p.dimension, a, p.window)
+                - _group_mean(base[m], p.indicator, p.dimension, b, p.window)
                 for m in members
             ]
         )
@@ -130,6 +140,7 @@ def effects(pattern: Pattern, runs: dict[str, dict[int, pd.DataFrame]]) -> np.nd
             [
                 _series_mean(base[m], p.indicator, "all", "all", p.window)
                 - _series_mean(base[m], p.indicator, "all", "all", p.early)
+                - p.threshold
                 for m in members
             ]
         )
