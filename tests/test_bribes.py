@@ -6,8 +6,17 @@ import pytest
 
 import jangmadang as jm
 from jangmadang import kernels
-from jangmadang.modules.bribes import PAYEE, PURPOSES, RECORDED, Bribes
-from jangmadang.modules.bribes_kernels import NEVER, compact, demand_bribes
+from jangmadang.modules.bribes import (
+    FAMILY,
+    JOB,
+    PAYEE,
+    PAYEE_POOL,
+    PAYEE_ROLES,
+    PURPOSES,
+    RECORDED,
+    Bribes,
+)
+from jangmadang.modules.bribes_kernels import NEVER, compact, demand_bribes, settle
 
 PERSONS = 40_000
 WINDOW = {"start": "2016-01", "end": "2017-06"}
@@ -43,17 +52,33 @@ def test_bribes_move_from_payers_to_officials_through_the_ledger(runs):
 
 def test_payees_hold_the_purpose_role_in_the_payers_province(runs):
     sim = runs[1.0]
-    hh = sim.households
-    module = sim.bribes
-    module.rng = np.random.default_rng(0)
+    hh, role_count = sim.households, sim.population.role_count
     payers = np.repeat(np.arange(0, hh.n, 97), len(PURPOSES))
     purposes = np.tile(np.arange(len(PURPOSES), dtype=np.int8), len(payers) // len(PURPOSES))
-    payee = module._payees(payers, purposes)
+    price = np.array([1.0, 1.0, 1e9, 0.0])  # nobody can pay for a job; everyone for the family
+    payee, pays, reported = settle(
+        payers,
+        purposes,
+        price,
+        hh.cash,
+        PAYEE_POOL,
+        *sim.bribes._payee_pools(),
+        np.array(PAYEE_ROLES),
+        role_count,
+        hh.province,
+        8,
+        0.5,
+        np.uint64(1),
+        np.uint64(2),
+    )
     found = payee >= 0
     assert found.mean() > 0.95
     role = np.array(PAYEE)[purposes[found]]
-    assert (sim.population.role_count[role, payee[found]] > 0).all()
+    assert (role_count[role, payee[found]] > 0).all()
     assert (hh.province[payee[found]] == hh.province[payers[found]]).all()
+    assert not pays[purposes == JOB].any() and pays[found & (purposes == FAMILY)].all()
+    assert (pays[found] == (hh.cash[payers[found]] >= price[purposes[found]])).all()
+    assert not (reported & pays).any() and 0.3 < reported[found & ~pays].mean() < 0.7
 
 
 def test_about_half_of_households_and_most_with_a_trader_pay_in_a_year(runs):
@@ -165,10 +190,8 @@ def test_the_demand_kernel_matches_numpy_on_any_split_of_blocks():
     )
     total = hazard.sum(axis=0)
     draws = np.array([kernels.uniform64(key, h) for h in range(n)])
-    chance = -np.expm1(-total)
-    chosen = np.flatnonzero(draws < chance)
-    position = draws[chosen] / chance[chosen] * total[chosen]
-    which = (position[None, :] >= np.cumsum(hazard[:, chosen], axis=0)[:-1]).sum(axis=0)
+    chosen = np.flatnonzero(draws < total)
+    which = (draws[None, chosen] >= np.cumsum(hazard[:, chosen], axis=0)[:-1]).sum(axis=0)
     counts = np.zeros((3, 2, 2), np.int64)
     np.add.at(counts, (province, (traders > 0).astype(int), 0), 1)
     np.add.at(counts, (province[aged < 12], (traders[aged < 12] > 0).astype(int), 1), 1)

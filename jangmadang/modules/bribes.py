@@ -36,7 +36,7 @@ from pydantic import Field
 from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
-from jangmadang.modules.bribes_kernels import NEVER, compact, demand_bribes
+from jangmadang.modules.bribes_kernels import NEVER, compact, demand_bribes, settle
 from jangmadang.modules.enforcement import Sentence
 from jangmadang.state import Renumbering, Role, label, sorted_distinct
 
@@ -47,6 +47,7 @@ PURPOSES = ("market", "exemption", "job", "family")
 # the police, who are not modelled apart from them.
 PAYEE = (Role.OFFICIAL, Role.MANAGER, Role.OFFICIAL, Role.MSS_AGENT)
 PAYEE_ROLES = (Role.OFFICIAL, Role.MANAGER, Role.MSS_AGENT)
+PAYEE_POOL = np.array([PAYEE_ROLES.index(role) for role in PAYEE], dtype=np.int64)
 # The offence a household that cannot pay is punished for (a job it simply does not get).
 OFFENCES = ("market_violation", "unexcused_absence", None, "everyday_violation")
 # All purposes recorded, including cases bought off through the enforcement function.
@@ -147,59 +148,63 @@ class Bribes(Module):
             [p.market_bribe_usd, p.exemption_bribe_usd, p.job_bribe_usd, p.family_bribe_usd]
         )
         price[[MARKET, EXEMPTION, FAMILY]] *= 1 + p.crackdown_price * crackdown
-        amount = price[purposes]
-        payee = self._payees(households, purposes)
-        pays = (payee >= 0) & (hh.cash[households] >= amount)
+        payee, pays, reported = settle(
+            households,
+            purposes,
+            price,
+            hh.cash,
+            PAYEE_POOL,
+            *self._payee_pools(),
+            np.array(PAYEE_ROLES, dtype=np.int64),
+            population.role_count,
+            hh.province,
+            REDRAWS,
+            p.report_share,
+            streams.key(sim.seed, self.name, sim.month, "payee"),
+            streams.key(sim.seed, self.name, sim.month, "report"),
+        )
+        amount = price[purposes[pays]]
         sim.ledger.pay(
             "everyday_bribe",
             HOUSEHOLDS,
             HOUSEHOLDS,
-            amount[pays],
+            amount,
             debit_idx=households[pays],
             credit_idx=payee[pays],
         )
+        paid_purposes = purposes[pays]
         self.paid_usd[: len(PURPOSES)] = np.bincount(
-            purposes[pays], weights=amount[pays], minlength=len(PURPOSES)
+            paid_purposes, weights=amount, minlength=len(PURPOSES)
         )
-        self.payers[: len(PURPOSES)] = np.bincount(purposes[pays], minlength=len(PURPOSES))
-        payee_role = np.array([PAYEE_ROLES.index(r) for r in PAYEE])[purposes[pays]]
-        self.take = np.bincount(payee_role, weights=amount[pays], minlength=len(PAYEE_ROLES))
-
-        unpaid = (payee >= 0) & ~pays
-        self.unpaid = np.bincount(purposes[unpaid], minlength=len(PURPOSES))
-        reported = unpaid & (self.rng.random(len(households)) < p.report_share)
+        self.payers[: len(PURPOSES)] = np.bincount(paid_purposes, minlength=len(PURPOSES))
+        self.take = np.bincount(
+            PAYEE_POOL[paid_purposes], weights=amount, minlength=len(PAYEE_ROLES)
+        )
+        self.unpaid = np.bincount(purposes[(payee >= 0) & ~pays], minlength=len(PURPOSES))
         self._punish(households[reported], purposes[reported], price)
 
+        self._mark_paid(households[pays])  # ascending and distinct
         escaped = sorted_distinct(sim.enforcement.bought_out_households())
         self.paid_usd[-1] = sim.enforcement.bribes
         self.payers[-1] = len(escaped)
-        self._mark_paid(sorted_distinct(np.r_[households[pays], escaped]))
+        self._mark_paid(escaped)
 
-    def _payees(self, households: np.ndarray, purposes: np.ndarray) -> np.ndarray:
-        """An official's household of each payer's province, holding the purpose's role, at
-        random (-1 where the province has none). Officials who left their post since the pools
-        were built are redrawn."""
-        sim, rng = self.sim, self.rng
-        hh, role_count = sim.households, sim.population.role_count
+    def _payee_pools(self) -> tuple[np.ndarray, np.ndarray]:
+        """The households holding each payee role, one after the other, and where each role's
+        households of each province start and end (``bounds[role, province]``)."""
+        sim = self.sim
+        role_count, province = sim.population.role_count, sim.households.province
         if self._pools is None:  # ascending households: sorted by province as well
             self._pools = tuple(np.flatnonzero(role_count[role]) for role in PAYEE_ROLES)
-        payee = np.full(len(households), -1, dtype=np.int64)
-        role_of = np.array(PAYEE, dtype=np.int8)[purposes]
-        edges = np.arange(sim.geography.n + 1, dtype=hh.province.dtype)
-        for pool, role in zip(self._pools, PAYEE_ROLES, strict=True):
-            rows = np.flatnonzero(role_of == role)
-            bounds = np.searchsorted(hh.province[pool], edges)
-            province = hh.province[households[rows]]
-            first, count = bounds[province], np.diff(bounds)[province]
-            rows, first, count = rows[count > 0], first[count > 0], count[count > 0]
-            for _ in range(REDRAWS):
-                if len(rows) == 0:
-                    break
-                drawn = pool[first + (rng.random(len(rows)) * count).astype(np.int64)]
-                holds = role_count[role, drawn] > 0
-                payee[rows[holds]] = drawn[holds]
-                rows, first, count = rows[~holds], first[~holds], count[~holds]
-        return payee
+        edges = np.arange(sim.geography.n + 1, dtype=province.dtype)
+        offsets = np.cumsum([0, *(len(pool) for pool in self._pools)])
+        bounds = np.stack(
+            [
+                offset + np.searchsorted(province[pool], edges)
+                for offset, pool in zip(offsets, self._pools, strict=False)
+            ]
+        )
+        return np.concatenate(self._pools), bounds
 
     def _punish(self, households: np.ndarray, purposes: np.ndarray, price: np.ndarray) -> None:
         """Households that could not pay and were reported are punished for the purpose's offence: the trader or
@@ -235,8 +240,8 @@ class Bribes(Module):
         return members[first] if len(members) else members
 
     def _mark_paid(self, households: np.ndarray) -> None:
-        """This month's payers: their months since a bribe restart at 0, and those who had not
-        paid in the last twelve months join the 12-month count."""
+        """This month's payers (distinct): their months since a bribe restart at 0, and those
+        who had not paid in the last twelve months join the 12-month count."""
         hh = self.sim.households
         new = households[self.months_since[households] >= 12]
         trader = (self.sim.population.role_count[Role.TRADER, new] > 0).astype(np.int64)

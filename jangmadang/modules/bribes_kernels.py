@@ -10,8 +10,6 @@ gathers them in block order, so the list is the same on any number of threads.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -42,49 +40,65 @@ def demand_bribes(
     twelve months by (province, with a trader), and select those an official asks for a bribe
     this month.
 
-    The demand hazards are ``rates[0] x traders`` (market), ``rates[1] x exempt`` (exemption
-    from work) and ``rates[3]`` (leniency for the family), each times the province's
-    ``presence`` of officials, and ``rates[2] x workers`` (jobs and transfers); a household
-    faces a demand when ``uniform64(key, h) < 1 - exp(-total)``, and the same draw, scaled to
-    the total, picks which one in proportion to the hazards. The household goes to
+    The monthly chances of a demand are ``rates[0] x traders`` (market), ``rates[1] x exempt``
+    (exemption from work) and ``rates[3]`` (leniency for the family), each times the
+    province's ``presence`` of officials, and ``rates[2] x workers`` (jobs and transfers); a
+    household faces a demand when ``U = uniform64(key, h)`` is below their sum (so at most one
+    a month), for the purpose whose share of ``[0, sum)`` holds U. The household goes to
     ``chosen[b * BLOCK + k]`` with its purpose (0-3) in ``purpose`` at the same slot;
     ``found[b]`` is the number selected in block ``b``. ``counts[b, province, trader, 0]``
     counts households, ``[..., 1]`` those whose aged ``months_since`` is below 12."""
     n = len(province)
+    r_market, r_exemption, r_job, r_family = rates[0], rates[1], rates[2], rates[3]
     for b in range(first_block, end_block):
         k = 0
-        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+        lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+        # Counts of the current run of one province, kept in registers (a count in memory
+        # incremented every household would chain each iteration to the last).
+        current = province[lo]
+        households = with_trader = paid = paid_with_trader = 0
+        for h in range(lo, hi):
+            p = province[h]
+            if p != current:
+                _add_counts(counts, b, current, households, with_trader, paid, paid_with_trader)
+                current = p
+                households = with_trader = paid = paid_with_trader = 0
             m = months_since[h]
             if m < NEVER:
                 m += 1
                 months_since[h] = m
-            has_trader = 1 if traders[h] > 0 else 0
-            counts[b, province[h], has_trader, 0] += 1
-            if m < 12:
-                counts[b, province[h], has_trader, 1] += 1
-            d = presence[province[h]]
-            market = rates[0] * traders[h] * d
-            exemption = rates[1] * exempt[h] * d
-            job = rates[2] * workers[h]
-            family = rates[3] * d
+            t = traders[h]
+            has_trader = 1 if t > 0 else 0
+            recent = 1 if m < 12 else 0
+            households += 1
+            with_trader += has_trader
+            paid += recent
+            paid_with_trader += recent & has_trader
+            d = presence[p]
+            market = r_market * t * d
+            exemption = r_exemption * exempt[h] * d
+            job = r_job * workers[h]
+            family = r_family * d
             total = market + exemption + job + family
+            # Without branches (a demand is too frequent to predict): every household is
+            # written to the next free slot, which only a demand takes.
             draw = uniform64(key, h)
-            if draw < total:  # 1 - exp(-x) < x: the exact test runs only below that bound
-                chance = -math.expm1(-total)
-                if draw < chance:
-                    x = draw / chance * total
-                    if x < market:
-                        which = 0
-                    elif x < market + exemption:
-                        which = 1
-                    elif x < market + exemption + job:
-                        which = 2
-                    else:
-                        which = 3
-                    chosen[b * BLOCK + k] = h
-                    purpose[b * BLOCK + k] = which
-                    k += 1
+            x = market + exemption
+            which = (draw >= market) + (draw >= x) + (draw >= x + job)
+            chosen[b * BLOCK + k] = h
+            purpose[b * BLOCK + k] = which
+            k += draw < total
+        if hi > lo:
+            _add_counts(counts, b, current, households, with_trader, paid, paid_with_trader)
         found[b] = k
+
+
+@njit(inline="always")
+def _add_counts(counts, b, province, households, with_trader, paid, paid_with_trader):
+    counts[b, province, 1, 0] += with_trader
+    counts[b, province, 0, 0] += households - with_trader
+    counts[b, province, 1, 1] += paid_with_trader
+    counts[b, province, 0, 1] += paid - paid_with_trader
 
 
 @njit(cache=True)
@@ -102,3 +116,53 @@ def compact(chosen, purpose, found):
             purposes[i] = purpose[b * BLOCK + k]
             i += 1
     return households, purposes
+
+
+@njit(cache=True)
+def settle(
+    households,
+    purposes,
+    price,
+    cash,
+    payee_pool,
+    pools,
+    bounds,
+    roles,
+    role_count,
+    province,
+    redraws,
+    report_share,
+    key_payee,
+    key_report,
+):
+    """Who is paid, who pays and who is reported, for the month's demands (in order).
+
+    Demand ``i`` (household ``households[i]``, purpose ``purposes[i]``) goes to an official of
+    pool ``k = payee_pool[purposes[i]]``: the households ``pools[bounds[k, p] : bounds[k, p + 1]]``
+    of the payer's province ``p``, drawn with ``uniform64(key_payee, i * redraws + attempt)``
+    and redrawn (up to ``redraws`` times) when the drawn household no longer holds the role
+    ``roles[k]``. Returns the payee (-1: no holder in the province, no demand), whether the
+    household pays (its cash covers ``price[purpose]``), and whether an unpaid demand is
+    reported (``uniform64(key_report, i) < report_share``)."""
+    n = len(households)
+    payee = np.full(n, -1, dtype=np.int64)
+    pays = np.zeros(n, dtype=np.bool_)
+    reported = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        h = households[i]
+        k = payee_pool[purposes[i]]
+        lo, hi = bounds[k, province[h]], bounds[k, province[h] + 1]
+        if hi <= lo:
+            continue
+        for attempt in range(redraws):
+            j = lo + np.int64(uniform64(key_payee, i * redraws + attempt) * (hi - lo))
+            if role_count[roles[k], pools[j]] > 0:
+                payee[i] = pools[j]
+                break
+        if payee[i] < 0:
+            continue
+        if cash[h] >= price[purposes[i]]:
+            pays[i] = True
+        else:
+            reported[i] = uniform64(key_report, i) < report_share
+    return payee, pays, reported
