@@ -52,7 +52,6 @@ PAYEE_POOL = np.array([PAYEE_ROLES.index(role) for role in PAYEE], dtype=np.int6
 OFFENCES = ("market_violation", "unexcused_absence", None, "everyday_violation")
 # All purposes recorded, including cases bought off through the enforcement function.
 RECORDED = (*PURPOSES, "escape_punishment")
-REDRAWS = 8  # redraws of an official who has since left the post, before giving up
 
 
 class BribesParams(ParameterModel):
@@ -155,10 +154,7 @@ class Bribes(Module):
             hh.cash,
             PAYEE_POOL,
             *self._payee_pools(),
-            np.array(PAYEE_ROLES, dtype=np.int64),
-            population.role_count,
             hh.province,
-            REDRAWS,
             p.report_share,
             streams.key(sim.seed, self.name, sim.month, "payee"),
             streams.key(sim.seed, self.name, sim.month, "report"),
@@ -191,11 +187,17 @@ class Bribes(Module):
 
     def _payee_pools(self) -> tuple[np.ndarray, np.ndarray]:
         """The households holding each payee role, one after the other, and where each role's
-        households of each province start and end (``bounds[role, province]``)."""
+        households of each province start and end (``bounds[role, province]``). Households
+        whose holders left the post since the last call leave the pools."""
         sim = self.sim
         role_count, province = sim.population.role_count, sim.households.province
         if self._pools is None:  # ascending households: sorted by province as well
             self._pools = tuple(np.flatnonzero(role_count[role]) for role in PAYEE_ROLES)
+        else:
+            self._pools = tuple(
+                pool[role_count[role, pool] > 0]
+                for pool, role in zip(self._pools, PAYEE_ROLES, strict=True)
+            )
         edges = np.arange(sim.geography.n + 1, dtype=province.dtype)
         offsets = np.cumsum([0, *(len(pool) for pool in self._pools)])
         bounds = np.stack(
@@ -252,7 +254,7 @@ class Bribes(Module):
 
     def role_changed(self, persons: np.ndarray, role: int) -> None:
         """New officials, managers or agents join the pools of payees (those who leave a post
-        stay in the pools until the yearly rebuild and are redrawn when drawn)."""
+        leave the pools at the next month's bribes)."""
         if self._pools is not None and role in PAYEE_ROLES and len(persons):
             k = PAYEE_ROLES.index(role)
             joining = sorted_distinct(self.sim.people.household[persons].astype(np.int64))

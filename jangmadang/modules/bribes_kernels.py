@@ -127,10 +127,7 @@ def settle(
     payee_pool,
     pools,
     bounds,
-    roles,
-    role_count,
     province,
-    redraws,
     report_share,
     key_payee,
     key_report,
@@ -138,12 +135,11 @@ def settle(
     """Who is paid, who pays and who is reported, for the month's demands (in order).
 
     Demand ``i`` (household ``households[i]``, purpose ``purposes[i]``) goes to an official of
-    pool ``k = payee_pool[purposes[i]]``: the households ``pools[bounds[k, p] : bounds[k, p + 1]]``
-    of the payer's province ``p``, drawn with ``uniform64(key_payee, i * redraws + attempt)``
-    and redrawn (up to ``redraws`` times) when the drawn household no longer holds the role
-    ``roles[k]``. Returns the payee (-1: no holder in the province, no demand), whether the
-    household pays (its cash covers ``price[purpose]``), and whether an unpaid demand is
-    reported (``uniform64(key_report, i) < report_share``)."""
+    pool ``k = payee_pool[purposes[i]]``: one of the households
+    ``pools[bounds[k, p] : bounds[k, p + 1]]`` of the payer's province ``p``, drawn with
+    ``uniform64(key_payee, i)``. Returns the payee (-1: no holder in the province, so no
+    demand), whether the household pays (its cash covers ``price[purpose]``), and whether an
+    unpaid demand is reported (``uniform64(key_report, i) < report_share``)."""
     n = len(households)
     payee = np.full(n, -1, dtype=np.int64)
     pays = np.zeros(n, dtype=np.bool_)
@@ -154,13 +150,7 @@ def settle(
         lo, hi = bounds[k, province[h]], bounds[k, province[h] + 1]
         if hi <= lo:
             continue
-        for attempt in range(redraws):
-            j = lo + np.int64(uniform64(key_payee, i * redraws + attempt) * (hi - lo))
-            if role_count[roles[k], pools[j]] > 0:
-                payee[i] = pools[j]
-                break
-        if payee[i] < 0:
-            continue
+        payee[i] = pools[lo + np.int64(uniform64(key_payee, i) * (hi - lo))]
         if cash[h] >= price[purposes[i]]:
             pays[i] = True
         else:
