@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from jangmadang.module import ParameterModel
+from jangmadang.modules.bribes import BribesParams
 from jangmadang.modules.defection import DefectionParams
 from jangmadang.modules.demography import DemographyParams, projected_population
 from jangmadang.modules.enforcement import EnforcementParams
@@ -71,6 +72,7 @@ class Parameters(ParameterModel):
     defection: DefectionParams = Field(default_factory=DefectionParams)
     remittances: RemittancesParams = Field(default_factory=RemittancesParams)
     security: SecurityParams = Field(default_factory=SecurityParams)
+    bribes: BribesParams = Field(default_factory=BribesParams)
     loyalty: LoyaltyParams = Field(default_factory=LoyaltyParams)
 
 

@@ -17,10 +17,13 @@ Order matters and is documented in docs/ODD.md (process overview and scheduling)
 10. defection        defectors move on (caught and punished, or arrived); new departures
 11. remittances      settled defectors send money home through brokers in China
 12. security         agents watch defector families: remittance cuts, bribes or reports, errands
-13. loyalty          private loyalty and compliance move (hunger, markets, lectures, rallies,
+13. bribes           officials demand bribes of traders, excused workers, job seekers and families;
+                     who cannot pay is punished; counts who paid in the last 12 months
+14. loyalty          private loyalty and compliance move (hunger, markets, lectures, rallies,
                      neighbours, punishments seen); yearly marriages; read by the others next month
 """
 
+from jangmadang.modules.bribes import Bribes
 from jangmadang.modules.defection import Defection
 from jangmadang.modules.demography import Demography
 from jangmadang.modules.enforcement import Enforcement
@@ -48,5 +51,6 @@ ORDER = (
     Defection,
     Remittances,
     Security,
+    Bribes,
     Loyalty,
 )

@@ -106,10 +106,16 @@ class Enforcement(Module):
         self.cases_by_province = np.zeros(n_provinces, dtype=np.int64)
         self.fines = self.bribes = 0.0
         self._punished: list[np.ndarray] = []  # households punished this month
+        self._bought_out: list[np.ndarray] = []  # households that bought a case off this month
 
     def punished_households(self) -> np.ndarray:
         """Households whose member was punished this month (neighbours see it happen)."""
         return np.concatenate([np.zeros(0, dtype=np.int64), *self._punished])
+
+    def bought_out_households(self) -> np.ndarray:
+        """Households that paid an official to drop a case this month (the bribes module
+        counts them among the households paying bribes)."""
+        return np.concatenate([np.zeros(0, dtype=np.int64), *self._bought_out])
 
     # -- monthly rule --------------------------------------------------------------------------
 
@@ -133,6 +139,7 @@ class Enforcement(Module):
             self.camp_release[alive],
         )
         self._punished = [h[h >= 0] for h in (change.households(x) for x in self._punished)]
+        self._bought_out = [h[h >= 0] for h in (change.households(x) for x in self._bought_out)]
         self._forget_month()
 
     def _forget_month(self) -> None:
@@ -160,6 +167,12 @@ class Enforcement(Module):
         if protected is not None:
             chance = np.where(protected, chance * (1 - p.protection_shield), chance)
         return chance
+
+    def presence(self) -> np.ndarray:
+        """Surveillance in each province this month relative to the country's average:
+        the density of state security agents times the scenario's intensity (what
+        ``detection_chance`` multiplies the offence's base chance by)."""
+        return self.pars.surveillance_intensity * self._density()
 
     def detect(
         self, households: np.ndarray, base, protected: np.ndarray | None = None
@@ -235,6 +248,7 @@ class Enforcement(Module):
         population.assign_ordinary_job(np.sort(dismissed))
 
         self._punished.append(household)
+        self._bought_out.append(household[bribing])
         row = self.offences.index(offence)
         np.add.at(self.cases[row], outcome, 1)
         np.add.at(self.cases_by_role, role, 1)
