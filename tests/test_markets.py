@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import jangmadang as jm
+from jangmadang import kernels, streams
+from jangmadang.modules.markets_kernels import uniforms_at
 from jangmadang.state import AgeBand, HouseholdKind, Role
 
 PERSONS = 20_000
@@ -149,3 +151,11 @@ def test_women_trade_in_proportion_to_tolerance_at_the_start(tmp_path):
     expected = jm.Sim("baseline").pars.population.married_women_trader_share
     assert shares[0] == pytest.approx(expected, abs=0.05)
     assert shares[1] == pytest.approx(0.4 * expected, abs=0.05)
+
+
+def test_women_draws_are_the_counter_based_uniforms_of_each_person():
+    key = streams.key(1, "markets", None, "women")
+    chosen = kernels.indices_below(key, 5_000, 0.3)
+    persons = np.arange(0, 5_000, 7)  # any subset draws the same values
+    drawn = persons[uniforms_at(key, persons) < np.float32(0.3)]
+    assert np.array_equal(drawn, np.intersect1d(chosen, persons))

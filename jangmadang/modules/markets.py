@@ -32,6 +32,7 @@ from pydantic import Field
 from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.markets_kernels import uniforms_at
 from jangmadang.results import group_sum
 from jangmadang.state import (
     AgeBand,
@@ -361,7 +362,8 @@ class Markets(Module):
             return
         wanted = sim.pars.population.married_women_trader_share * self.scale
         current = trading.mean()
-        draws = self.rng.random(len(women))
+        # Counter-based: a woman's draw does not depend on who else reviews this month.
+        draws = uniforms_at(streams.key(sim.seed, self.name, sim.month, "women"), women)
         if current > wanted:
             stopping = women[trading & (draws < (current - wanted) / current)]
             sim.population.assign_ordinary_job(stopping)
