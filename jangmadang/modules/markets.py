@@ -44,6 +44,11 @@ from jangmadang.state import (
 )
 
 
+def propensity_share(propensity: np.ndarray) -> np.ndarray:
+    """A stored propensity (1-255) as a share in (0, 1): the mid-point of its step."""
+    return (propensity.astype(np.float32) - np.float32(0.5)) / np.float32(255)
+
+
 class MarketsParams(ParameterModel):
     goods_spending_share: float = Field(0.2, ge=0, le=1)
     wealth_spending_share: float = Field(0.02, ge=0, le=1)
@@ -86,7 +91,7 @@ class Markets(Module):
         "markets.exemption_fee": "A state worker may pay the enterprise a monthly fee to trade instead of working, and does so when trading pays more than the wage plus the fee.",
         "markets.donju_status": "Each January households above the donju wealth threshold become donju; donju far below it drop out.",
         "markets.scale": "The market's scale follows the state's tolerance, growing over years and shrinking within months; it bounds the goods on offer, exports and the exempt share.",
-        "markets.women_trading": "Married women of working age who review their occupation move toward a trading share that grows with the market's scale: some start where fewer trade, some stop where more do.",
+        "markets.women_trading": "Married women of working age who review their occupation trade when their lasting propensity to trade lies below a share that grows with the market's scale.",
         "markets.trade_lag": "Border closures and sanctions reach the goods on offer and exports over a few months, as stocks run down and contracts run out.",
         "markets.trader_skill": "Households differ in a lasting trading skill; a household's trading income and a worker's expected pay from trading scale with it.",
         "markets.expectations": "Workers judge what trading would pay from its pay in their province over recent months (an exponential moving average), not last month's alone.",
@@ -97,6 +102,8 @@ class Markets(Module):
     def init_state(self) -> None:
         sim, p = self.sim, self.pars
         sim.people.add("exempt", bool)
+        sim.people.add("trade_propensity", np.uint8)
+        self._draw_propensities(np.arange(sim.people.n), None)
         hh = sim.households
         population = sim.pars.population
         self._thresholds = (
@@ -272,8 +279,10 @@ class Markets(Module):
         return capacity
 
     def renumbered(self, change: Renumbering) -> None:
-        """Recount the exempt workers per household in the new numbering."""
+        """Recount the exempt workers per household in the new numbering; newborns get their
+        propensity to trade."""
         people = self.sim.people
+        self._draw_propensities(np.flatnonzero(people.trade_propensity == 0), self.sim.month)
         self.exempt_count = np.bincount(
             people.household[people.exempt], minlength=self.sim.households.n
         ).astype(np.uint8)
@@ -342,10 +351,10 @@ class Markets(Module):
         self._set_exempt(joining, True)
 
     def _review_women(self, reviewing: np.ndarray) -> None:
-        """Married women of working age among the reviewers move toward trading at a share of
-        ``married_women_trader_share`` x the market's scale: where fewer of them trade, some
-        start; where more do, some stop and go back to an assigned job (or home, past retirement
-        age). Only the gap moves, so women do not change occupation for nothing."""
+        """Married women of working age among the reviewers trade when their lasting
+        propensity lies below ``married_women_trader_share`` x the market's scale, and otherwise
+        go back to an assigned job (or home, past retirement age): as the scale grows, the women
+        most inclined to trade start first, and nobody changes occupation for nothing."""
         sim = self.sim
         people = sim.people
         women = reviewing[
@@ -356,20 +365,20 @@ class Markets(Module):
             & ~people.exempt[reviewing]
         ]
         role = people.role[women]
-        women = women[(role == Role.WORKER) | (role == Role.FARMER) | (role == Role.TRADER)]
-        trading = people.role[women] == Role.TRADER
-        if len(women) == 0:
-            return
         wanted = sim.pars.population.married_women_trader_share * self.scale
-        current = trading.mean()
-        # Counter-based: a woman's draw does not depend on who else reviews this month.
-        draws = uniforms_at(streams.key(sim.seed, self.name, sim.month, "women"), women)
-        if current > wanted:
-            stopping = women[trading & (draws < (current - wanted) / current)]
-            sim.population.assign_ordinary_job(stopping)
-        elif current < wanted:
-            starting = women[~trading & (draws < (wanted - current) / (1 - current))]
-            sim.population.set_role(starting, Role.TRADER)
+        trades = propensity_share(people.trade_propensity[women]) < wanted
+        sim.population.assign_ordinary_job(women[(role == Role.TRADER) & ~trades])
+        starting = women[((role == Role.WORKER) | (role == Role.FARMER)) & trades]
+        sim.population.set_role(starting, Role.TRADER)
+
+    def _draw_propensities(self, persons: np.ndarray, month) -> None:
+        """Each person's lasting propensity to trade: 1-255, a uniform in 255 steps (0 marks a
+        row not drawn yet), counter-based so the draw does not depend on anyone else's."""
+        key = streams.key(self.sim.seed, self.name, month, "propensity")
+        for lo in range(0, len(persons), 1 << 22):  # bounded temporaries
+            chunk = persons[lo : lo + (1 << 22)]
+            steps = uniforms_at(key, chunk) * np.float32(255)
+            self.sim.people.trade_propensity[chunk] = 1 + steps.astype(np.uint8)
 
     def _update_donju_status(self) -> None:
         sim, p = self.sim, self.pars
