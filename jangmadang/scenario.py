@@ -34,6 +34,7 @@ from pydantic import (
 
 from jangmadang.module import ParameterModel
 from jangmadang.modules.bribes import BribesParams
+from jangmadang.modules.currency import CurrencyParams
 from jangmadang.modules.defection import DefectionParams
 from jangmadang.modules.demography import DemographyParams, projected_population
 from jangmadang.modules.enforcement import EnforcementParams
@@ -63,6 +64,7 @@ class Parameters(ParameterModel):
     population: PopulationParams = Field(default_factory=PopulationParams)
     demography: DemographyParams = Field(default_factory=DemographyParams)
     enforcement: EnforcementParams = Field(default_factory=EnforcementParams)
+    currency: CurrencyParams = Field(default_factory=CurrencyParams)
     official_economy: OfficialEconomyParams = Field(default_factory=OfficialEconomyParams)
     food: FoodParams = Field(default_factory=FoodParams)
     markets: MarketsParams = Field(default_factory=MarketsParams)

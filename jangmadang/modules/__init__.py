@@ -7,23 +7,27 @@ Order matters and is documented in docs/ODD.md (process overview and scheduling)
                      the life course); each month's deaths and births
 3. enforcement       releases those whose labour-camp term ended; later modules call its shared
                      detect() and punish() during their own steps
-4. official_economy  state wages; rations delivered to non-farm households
-5. food              harvest, food price, purchases from stock and market, food insecurity
-6. markets           who trades, goods spending, imports and exports, traders' and donju income
-7. enterprises       state factories: vacant posts filled, idle space
-8. patronage         all-ssam ties: leases, per diems, favours, secretaries courting donju,
+4. currency          the 2009 redenomination: won savings above the exchange limit lost, markets
+                     closed for a few months (before wages, so the month's wages are new money)
+5. official_economy  state wages; rations delivered to non-farm households
+6. food              harvest, food price, purchases from stock and market, food insecurity
+7. markets           the market's scale, who trades, goods spending, imports and exports,
+                     traders' and donju income
+8. enterprises       state factories: vacant posts filled, idle space
+9. patronage         all-ssam ties: leases, per diems, favours, secretaries courting donju,
                      officials' protection, inspections of donju
-9. gifts             the leader's gifts at a Party Congress: used, stored, given or sold
-10. defection        defectors move on (caught and punished, or arrived); new departures
-11. remittances      settled defectors send money home through brokers in China
-12. security         agents watch defector families: remittance cuts, bribes or reports, errands
-13. bribes           officials demand bribes of traders, excused workers, job seekers and families;
+10. gifts            the leader's gifts at a Party Congress: used, stored, given or sold
+11. defection        defectors move on (caught and punished, or arrived); new departures
+12. remittances      settled defectors send money home through brokers in China
+13. security         agents watch defector families: remittance cuts, bribes or reports, errands
+14. bribes           officials demand bribes of traders, excused workers, job seekers and families;
                      who cannot pay is punished; counts who paid in the last 12 months
-14. loyalty          private loyalty and compliance move (hunger, markets, lectures, rallies,
+15. loyalty          private loyalty and compliance move (hunger, markets, lectures, rallies,
                      neighbours, punishments seen); yearly marriages; read by the others next month
 """
 
 from jangmadang.modules.bribes import Bribes
+from jangmadang.modules.currency import Currency
 from jangmadang.modules.defection import Defection
 from jangmadang.modules.demography import Demography
 from jangmadang.modules.enforcement import Enforcement
@@ -42,6 +46,7 @@ ORDER = (
     Population,
     Demography,
     Enforcement,
+    Currency,
     OfficialEconomy,
     Food,
     Markets,

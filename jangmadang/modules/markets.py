@@ -8,10 +8,20 @@ proportion to their selling capacity: one unit per trader, far more for a donju,
 business grows with its capital. Donju also earn from exports to China, which sanctions cut
 hardest.
 
+How far the state tolerates markets (``tolerance``, set by the history scenario's events)
+sets the market's scale, which follows it with lags: markets grow over years once allowed and
+shrink within months under a crackdown. The scale bounds the goods on offer, the share of
+married women who trade and how many workers enterprises excuse. Border closures and
+sanctions likewise reach the goods on offer and exports over a few months (stocks run down,
+contracts run out), so sales, incomes and inequality move with a lag.
+
 Men are tied to their assigned workplace, but a worker may pay the enterprise a monthly fee
 (about $10) to be excused and trade instead; workers review that choice now and then and
-trade when the market pays more than the wage plus the fee. Each January households whose
-wealth crosses the donju threshold become donju, and donju who lose most of it drop out.
+trade when their household's trading pays them more than the wage plus the fee. Households
+differ in a lasting trading skill, so those who pay to trade are the ones who earn enough to.
+Traders in the border provinces earn part of the margin on imports (wholesale and smuggling
+across the river) besides their local sales. Each January households whose wealth crosses the
+donju threshold become donju, and donju who lose most of it drop out.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from pydantic import Field
 from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.markets_kernels import uniforms_at
 from jangmadang.results import group_sum
 from jangmadang.state import (
     AgeBand,
@@ -31,6 +42,11 @@ from jangmadang.state import (
     count_runs,
     sorted_distinct,
 )
+
+
+def propensity_share(propensity: np.ndarray) -> np.ndarray:
+    """A stored propensity (1-255) as a share in (0, 1): the mid-point of its step."""
+    return (propensity.astype(np.float32) - np.float32(0.5)) / np.float32(255)
 
 
 class MarketsParams(ParameterModel):
@@ -53,6 +69,14 @@ class MarketsParams(ParameterModel):
     # How far the state tolerates markets (1: as since 2010; lower: crackdowns, bans). Events
     # of the history scenario set it; trading, bribes and enforcement read it.
     tolerance: float = Field(1.0, ge=0, le=1)
+    scale_growth_months: float = Field(36.0, ge=1, le=240)
+    scale_shrink_months: float = Field(6.0, ge=1, le=120)
+    trade_adjust_months: float = Field(4.0, ge=1, le=24)
+    trader_skill_sd: float = Field(0.5, ge=0, le=2)
+    perception_sd: float = Field(0.1, ge=0, le=2)
+    expectation_months: float = Field(6.0, ge=1, le=36)
+    border_wholesale_share: float = Field(0.25, ge=0, le=1)
+    confiscation_share: float = Field(0.5, ge=0, le=1)
 
 
 class Markets(Module):
@@ -66,32 +90,54 @@ class Markets(Module):
         "markets.exports": "Donju earn export income from China, which the border and sanctions limit.",
         "markets.exemption_fee": "A state worker may pay the enterprise a monthly fee to trade instead of working, and does so when trading pays more than the wage plus the fee.",
         "markets.donju_status": "Each January households above the donju wealth threshold of their province become donju; donju far below the provincial threshold drop out, in Pyongyang too.",
+        "markets.scale": "The market's scale follows the state's tolerance, growing over years and shrinking within months; it bounds the goods on offer, exports and the exempt share.",
+        "markets.women_trading": "Married women of working age who review their occupation trade when their lasting propensity to trade lies below a share that grows with the market's scale.",
+        "markets.trade_lag": "Border closures and sanctions reach the goods on offer and exports over a few months, as stocks run down and contracts run out.",
+        "markets.trader_skill": "Households differ in a lasting trading skill; a household's trading income and a worker's expected pay from trading scale with it.",
+        "markets.expectations": "Workers judge what trading would pay from its pay in their province over recent months (an exponential moving average), not last month's alone.",
+        "markets.confiscation": "Where markets are not tolerated, inspectors confiscate goods and fine traders: a share of traders' revenue that grows as tolerance falls goes to the state.",
+        "markets.border_wholesale": "Part of the traders' margin on imported goods is earned in the border provinces, by wholesalers and smugglers who bring the goods across.",
     }
 
     def init_state(self) -> None:
-        sim = self.sim
+        sim, p = self.sim, self.pars
         sim.people.add("exempt", bool)
+        sim.people.add("trade_propensity", np.uint8)
+        self._draw_propensities(np.arange(sim.people.n), None)
         hh = sim.households
         population = sim.pars.population
         self._thresholds = (
             population.donju_threshold_pyongyang_usd,
             population.donju_threshold_usd,
         )
+        # A household's lasting trading skill (mean 1); a new household takes the groom's.
+        skill = self.rng.standard_normal(hh.n) * p.trader_skill_sd - p.trader_skill_sd**2 / 2
+        hh.set("trade_skill", np.exp(skill).astype(np.float32), inherit=True)
         self.exempt_count = np.zeros(hh.n, dtype=np.uint8)  # exempt workers per household
         self.income_per_capacity = None  # last month's trading income per unit of capacity
+        self.local_income_per_capacity = None  # the same by province (border trade differs)
+        self.expected_income_per_capacity = None  # what workers expect: a moving average of it
         self.reference = None  # (sales, money) in the first month: the scale of the goods market
-        self.sales = self.imports = self.exports = 0.0
+        self.scale = p.tolerance  # the market's scale: follows tolerance with lags
+        world = sim.pars.world
+        self.import_capacity = world.import_capacity  # what reaches the market: lags the border
+        self.export_capacity = world.export_capacity
+        self.sales = self.imports = self.exports = self.confiscated = 0.0
+        self.price_index = 1.0
+        self.fee_payer_income = 0.0  # mean trading income of a fee-paying trader last month
         self.second_hand_usd = 0.0  # goods resold into the market last month (e.g. gifts)
 
     def step(self) -> None:
-        sim, p, world = self.sim, self.pars, self.sim.pars.world
+        sim, p = self.sim, self.pars
         hh, ledger = sim.households, sim.ledger
+        self._follow_drivers()
         self._choose_occupations()
         if sim.month.month == 1 and self.income_per_capacity is not None:
             self._update_donju_status()
 
-        # Sales are limited by the goods on offer: supply shrinks with imports, prices rise with
-        # money and scarcity, and households keep the cash they cannot spend.
+        # Sales are limited by the goods on offer: supply shrinks with imports, with the
+        # market's scale and while markets are closed; prices rise with money and scarcity,
+        # and households keep the cash they cannot spend.
         # (computed in place: these are household-length arrays, 52 MB each at full scale)
         ordinary = np.minimum(hh.cash, p.ordinary_balance_usd)
         wealth = np.subtract(hh.cash, ordinary)
@@ -99,31 +145,32 @@ class Markets(Module):
         desired = np.multiply(ordinary, p.goods_spending_share, out=ordinary)
         desired += wealth  # goods_spending_share * ordinary + wealth_spending_share * wealth
         del wealth
-        capacity_in = world.import_capacity
+        capacity_in = self.import_capacity
         imported = p.import_dependence * capacity_in
         domestic = (1 - p.import_dependence) * capacity_in**p.input_import_dependence
         volume = imported + domestic  # goods on offer, relative to an open border without sanctions
         money = float(hh.cash.sum())
-        if self.reference is None:
+        if self.reference is None:  # the market of full tolerance: sales meet desire
             self.reference = (desired.sum() / volume ** (1 - p.goods_price_flexibility), money)
         reference_sales, reference_money = self.reference
-        sales_value = (
-            reference_sales
-            * volume ** (1 - p.goods_price_flexibility)
-            * (money / reference_money) ** p.goods_price_money_elasticity
-        )
+        on_offer = volume * self.scale * sim.currency.market_open_share
+        money_factor = (money / reference_money) ** p.goods_price_money_elasticity
+        self.price_index = money_factor * on_offer ** (-p.goods_price_flexibility)
+        sales_value = reference_sales * on_offer ** (1 - p.goods_price_flexibility) * money_factor
         sales_value += self.second_hand_usd
         self.second_hand_usd = 0.0
         bought = desired
         bought *= min(1.0, sales_value / max(desired.sum(), 1e-12))
         ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
         hh.spending += bought
-        import_cost = bought.sum() * imported / volume * (1 - p.import_margin)
-        self.imports = ledger.pay("goods_imports", "market", "abroad", import_cost)
+        import_value = bought.sum() * imported / volume
+        self.imports = ledger.pay(
+            "goods_imports", "market", "abroad", import_value * (1 - p.import_margin)
+        )
 
         donju = np.flatnonzero(hh.kind == HouseholdKind.DONJU)
         capacity = self._selling_capacity(donju)
-        export_value = p.exports_usd_per_capita * sim.people.n * world.export_capacity
+        export_value = p.exports_usd_per_capita * sim.people.n * self.export_capacity * self.scale
         if len(donju):
             donju_capacity = capacity[donju]
             self.exports = ledger.pay(
@@ -134,19 +181,80 @@ class Markets(Module):
                 credit_idx=donju,
                 source=IncomeSource.MARKET,
             )
+        # Goods seized and fines where trading is not tolerated: at once, as a crackdown starts.
+        self.confiscated = ledger.pay(
+            "market_confiscation",
+            "market",
+            "state",
+            ledger.balances["market"] * p.confiscation_share * (1 - p.tolerance),
+        )
         self.sales = ledger.balances["market"]
         if capacity.sum() > 0:
-            # luck = exp(sd * z - sd**2 / 2); income = sales * capacity * luck / sum(...)
-            weight = self.rng.standard_normal(hh.n)
-            weight *= p.trader_luck_sd
-            weight -= p.trader_luck_sd**2 / 2
-            np.exp(weight, out=weight)
-            weight *= capacity
-            total_weight = weight.sum()
-            weight *= self.sales
-            weight /= total_weight
-            ledger.pay("trade_income", "market", HOUSEHOLDS, weight, source=IncomeSource.MARKET)
-            self.income_per_capacity = self.sales / capacity.sum()
+            self._pay_traders(capacity, p.border_wholesale_share * import_value * p.import_margin)
+
+    def _follow_drivers(self) -> None:
+        """The market's scale moves toward the state's tolerance (slowly up, faster down); the
+        goods and exports that reach it move toward what the border and sanctions allow."""
+        p, world = self.pars, self.sim.pars.world
+        gap = p.tolerance - self.scale
+        self.scale += gap / (p.scale_growth_months if gap > 0 else p.scale_shrink_months)
+        self.import_capacity += (world.import_capacity - self.import_capacity) / (
+            p.trade_adjust_months
+        )
+        self.export_capacity += (world.export_capacity - self.export_capacity) / (
+            p.trade_adjust_months
+        )
+
+    def _pay_traders(self, capacity: np.ndarray, border_margin: float) -> None:
+        """Pay out the ``market`` balance by capacity x luck: ``border_margin`` (the border
+        provinces' part of the margin on imports) among sellers of the border provinces, the
+        rest among all sellers."""
+        sim, p = self.sim, self.pars
+        hh, geo, ledger = sim.households, sim.geography, sim.ledger
+        # luck = exp(sd * z - sd**2 / 2); income = sales * capacity * luck / sum(...)
+        weight = self.rng.standard_normal(hh.n)
+        weight *= p.trader_luck_sd
+        weight -= p.trader_luck_sd**2 / 2
+        np.exp(weight, out=weight)
+        weight *= capacity
+        border = geo.border[hh.province]
+        border_weight = float(weight[border].sum())
+        border_margin = min(border_margin, self.sales) if border_weight > 0 else 0.0
+        paid = weight * ((self.sales - border_margin) / weight.sum())
+        if border_margin > 0:
+            paid[border] += weight[border] * (border_margin / border_weight)
+        del weight
+        ledger.pay("trade_income", "market", HOUSEHOLDS, paid, source=IncomeSource.MARKET)
+        total_capacity = capacity.sum()
+        self.income_per_capacity = self.sales / total_capacity
+        local_capacity = group_sum(hh.province, geo.n, capacity)
+        self.local_income_per_capacity = np.where(
+            local_capacity > 0,
+            group_sum(hh.province, geo.n, paid) / np.maximum(local_capacity, 1e-12),
+            self.income_per_capacity,
+        )
+        if self.expected_income_per_capacity is None:
+            self.expected_income_per_capacity = self.local_income_per_capacity.copy()
+        else:
+            self.expected_income_per_capacity += (
+                self.local_income_per_capacity - self.expected_income_per_capacity
+            ) / p.expectation_months
+        # A fee payer's part of the household's trading income: its skill over the capacity.
+        payers = np.flatnonzero(self.exempt_count)
+        n_payers = self.exempt_count[payers].sum(dtype=np.int64)
+        self.fee_payer_income = (
+            float(
+                (
+                    self.exempt_count[payers]
+                    * paid[payers]
+                    * hh.trade_skill[payers]
+                    / np.maximum(capacity[payers], 1e-12)
+                ).sum()
+            )
+            / n_payers
+            if n_payers
+            else 0.0
+        )
 
     def threshold(self, households: np.ndarray | None = None) -> np.ndarray:
         """The donju wealth threshold of each household (of ``households``, or of all)."""
@@ -157,10 +265,12 @@ class Markets(Module):
         return np.where(province == self.sim.geography.pyongyang, pyongyang, elsewhere)
 
     def _selling_capacity(self, donju: np.ndarray) -> np.ndarray:
-        """One unit per trader; a donju household (``donju``: their indices) adds capital,
-        multiplied by what leased factory space and a manager's favours add (patronage)."""
+        """The household's traders times its trading skill; a donju household (``donju``:
+        their indices) adds capital, multiplied by what leased factory space and a manager's
+        favours add (patronage)."""
         p, hh = self.pars, self.sim.households
         capacity = self.sim.population.role_count[Role.TRADER].astype(np.float64)
+        capacity *= hh.trade_skill
         # Capital in one unit everywhere (the provincial threshold): a Pyongyang donju's larger
         # fortune buys a larger business.
         scale = np.power(
@@ -171,8 +281,10 @@ class Markets(Module):
         return capacity
 
     def renumbered(self, change: Renumbering) -> None:
-        """Recount the exempt workers per household in the new numbering."""
+        """Recount the exempt workers per household in the new numbering; newborns get their
+        propensity to trade."""
         people = self.sim.people
+        self._draw_propensities(np.flatnonzero(people.trade_propensity == 0), self.sim.month)
         self.exempt_count = np.bincount(
             people.household[people.exempt], minlength=self.sim.households.n
         ).astype(np.uint8)
@@ -200,27 +312,32 @@ class Markets(Module):
         people.exempt[persons] = exempt
 
     def _choose_occupations(self) -> None:
-        """Workers reviewing their choice trade if the market beats the wage plus the fee."""
+        """Fees are paid; then reviewers choose: married women trade with a probability that
+        grows with the market's scale, and workers trade, paying the fee, if their household's
+        trading would pay them more than the wage plus the fee."""
         sim, p = self.sim, self.pars
         people, hh, ledger = sim.people, sim.households, sim.ledger
         payers = np.flatnonzero(self.exempt_count)
         fees = np.minimum(self.exempt_count[payers] * p.exemption_fee_usd, hh.cash[payers])
         ledger.pay("exemption_fee", HOUSEHOLDS, "state", fees, debit_idx=payers)
+        key = streams.key(sim.seed, self.name, sim.month, "review")
+        reviewing = kernels.indices_below(key, people.n, p.occupation_review_rate)
+        population = sim.population
+        self._review_women(reviewing)
         if self.income_per_capacity is None:
             return
 
-        # Each reviewer perceives the market's pay with individual noise around last month's.
-        key = streams.key(sim.seed, self.name, sim.month, "review")
-        reviewing = kernels.indices_below(key, people.n, p.occupation_review_rate)
-        net_gain = (
-            self.income_per_capacity - p.exemption_fee_usd - sim.pars.official_economy.wage_usd
-        )
-        noise = (
-            self.income_per_capacity * p.trader_luck_sd * self.rng.standard_normal(len(reviewing))
-        )
-        perceived = net_gain + noise
+        # Each reviewer perceives the pay of the household's trading with individual noise
+        # around what trading has paid in the province in recent months.
+        household = people.household[reviewing]
+        expected = self.expected_income_per_capacity[hh.province[household]]
+        expected = expected * hh.trade_skill[household]
+        noise = self.rng.standard_normal(len(reviewing)) * p.perception_sd
+        noise -= p.perception_sd**2 / 2
+        perceived = expected * np.exp(noise)
+        perceived -= p.exemption_fee_usd + sim.pars.official_economy.wage_usd
+        del expected, noise, household
 
-        population = sim.population
         quitting = reviewing[people.exempt[reviewing] & (perceived < 0)]
         population.set_role(quitting, Role.WORKER)  # which also ends their exemption
 
@@ -230,10 +347,40 @@ class Markets(Module):
         ]
         workers = int(population.role_count[Role.WORKER].sum(dtype=np.int64))
         n_exempt = int(self.exempt_count.sum(dtype=np.int64))
-        room = max(int(p.max_exempt_share * (workers + n_exempt)) - n_exempt, 0)
+        room = max(int(p.max_exempt_share * self.scale * (workers + n_exempt)) - n_exempt, 0)
         joining = self.rng.permutation(joining)[:room]  # enterprises excuse only so many
         population.set_role(joining, Role.TRADER)
         self._set_exempt(joining, True)
+
+    def _review_women(self, reviewing: np.ndarray) -> None:
+        """Married women of working age among the reviewers trade when their lasting
+        propensity lies below ``married_women_trader_share`` x the market's scale, and otherwise
+        go back to an assigned job (or home, past retirement age): as the scale grows, the women
+        most inclined to trade start first, and nobody changes occupation for nothing."""
+        sim = self.sim
+        people = sim.people
+        women = reviewing[
+            people.female[reviewing]
+            & people.married[reviewing]
+            & (people.age_band[reviewing] >= AgeBand.YOUNG)
+            & (people.age_band[reviewing] <= AgeBand.MIDDLE)
+            & ~people.exempt[reviewing]
+        ]
+        role = people.role[women]
+        wanted = sim.pars.population.married_women_trader_share * self.scale
+        trades = propensity_share(people.trade_propensity[women]) < wanted
+        sim.population.assign_ordinary_job(women[(role == Role.TRADER) & ~trades])
+        starting = women[((role == Role.WORKER) | (role == Role.FARMER)) & trades]
+        sim.population.set_role(starting, Role.TRADER)
+
+    def _draw_propensities(self, persons: np.ndarray, month) -> None:
+        """Each person's lasting propensity to trade: 1-255, a uniform in 255 steps (0 marks a
+        row not drawn yet), counter-based so the draw does not depend on anyone else's."""
+        key = streams.key(self.sim.seed, self.name, month, "propensity")
+        for lo in range(0, len(persons), 1 << 22):  # bounded temporaries
+            chunk = persons[lo : lo + (1 << 22)]
+            steps = uniforms_at(key, chunk) * np.float32(255)
+            self.sim.people.trade_propensity[chunk] = 1 + steps.astype(np.uint8)
 
     def _update_donju_status(self) -> None:
         sim, p = self.sim, self.pars
@@ -259,7 +406,18 @@ class Markets(Module):
         rec.add("market_sales_usd", self.sales)
         rec.add("goods_imports_usd", self.imports)
         rec.add("exports_usd", self.exports)
+        rec.add("market_confiscation_usd", self.confiscated)
         rec.add("income_per_trader_usd", self.income_per_capacity or 0.0)
+        if self.local_income_per_capacity is not None:
+            rec.add_groups(
+                "income_per_trader_usd", self.local_income_per_capacity, "province", geo.names
+            )
+        # Do those who pay to trade earn the wage they give up plus the fee?
+        rec.add("income_per_fee_payer_usd", self.fee_payer_income)
+        p = self.pars
+        rec.add("wage_plus_fee_usd", sim.pars.official_economy.wage_usd + p.exemption_fee_usd)
+        rec.add("market_scale", self.scale)
+        rec.add("goods_price_index", self.price_index)
         # Workers and the exempt are disjoint: a worker excused from work becomes a trader.
         n_exempt = self.exempt_count.sum(dtype=np.int64)
         workers = sim.population.role_count[Role.WORKER].sum(dtype=np.int64) + n_exempt

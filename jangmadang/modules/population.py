@@ -234,8 +234,11 @@ class Population(Module):
         role[working & person_urban] = Role.WORKER
         role[working & ~person_urban] = Role.FARMER
         del person_urban
+        # Married women trade as far as markets are tolerated at the start (markets then moves
+        # the share with the market's scale).
         trades = working & people.female & people.married
-        trades &= _below(rng, people.n, p.married_women_trader_share)
+        tolerance = self.sim.pars.markets.tolerance
+        trades &= _below(rng, people.n, p.married_women_trader_share * tolerance)
         role[trades] = Role.TRADER
         del trades
 
