@@ -1,0 +1,50 @@
+"""Compiled kernel of the official economy: the month's rations reach households in one pass.
+
+``deliver_rations`` works on a range of fixed blocks of households; ``kernels.in_blocks`` runs
+it on several threads with the same results (see ``jangmadang.kernels``). Its NumPy formulation
+is in ``tests/test_rations.py``, which checks the two agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from jangmadang.kernels import BLOCK
+
+NEVER = 255  # months since the last ration, saturated: none within memory
+
+
+@njit(nogil=True, cache=True)
+def deliver_rations(
+    first_block,
+    end_block,
+    delivered,
+    months_since,
+    food_stock,
+    urban,
+    first_claim,
+    inminban,
+    served_first,
+    served_rest,
+    present,
+    ration_kg,
+):
+    """For the households in blocks ``first_block .. end_block - 1``: a non-farm (``urban``)
+    household is ``delivered`` this month if its unit (``inminban``) was served, in the first
+    round (``served_first``) for households with a ``first_claim`` (cadres, agents), in the
+    second (``served_rest``) for the others. A delivered household adds ``ration_kg`` for each
+    member ``present`` to its ``food_stock`` and its ``months_since`` the last ration returns to
+    0; every other household's count rises by one, saturating at ``NEVER``."""
+    n = len(urban)
+    kg = np.float32(ration_kg)
+    for b in range(first_block, end_block):
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            unit = inminban[h]
+            got = urban[h] and (served_first[unit] if first_claim[h] else served_rest[unit])
+            delivered[h] = got
+            if got:
+                food_stock[h] += kg * np.float32(present[h])
+                months_since[h] = 0
+            elif months_since[h] < NEVER:
+                months_since[h] += 1
