@@ -7,7 +7,7 @@ import pytest
 import jangmadang as jm
 from jangmadang.kernels import in_blocks
 from jangmadang.modules.food import grain_deficit
-from jangmadang.modules.official_economy_kernels import NEVER, deliver_rations
+from jangmadang.modules.official_economy_kernels import NEVER, deliver_rations, unit_mouths
 from jangmadang.scenario import load_scenario
 
 PERSONS = 20_000
@@ -63,6 +63,13 @@ def test_delivery_kernel_matches_numpy():
         got_months, np.where(expected, 0, np.minimum(months.astype(int) + 1, NEVER))
     )
     assert 0 < expected.sum() < urban.sum()
+
+    first, rest = np.empty(units, np.int64), np.empty(units, np.int64)
+    unit_mouths(inminban, urban, first_claim, present, first, rest)
+    claim = urban & first_claim
+    np.testing.assert_array_equal(first, np.bincount(inminban[claim], present[claim], units))
+    other = urban & ~first_claim
+    np.testing.assert_array_equal(rest, np.bincount(inminban[other], present[other], units))
 
 
 # -- priority and what moves the state's grain ----------------------------------------------------

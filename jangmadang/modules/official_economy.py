@@ -22,7 +22,7 @@ from jangmadang.kernels import in_blocks
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.food import HARVEST_MONTH, grain_deficit
-from jangmadang.modules.official_economy_kernels import NEVER, deliver_rations
+from jangmadang.modules.official_economy_kernels import NEVER, deliver_rations, unit_mouths
 from jangmadang.results import group_sum, mean_of_sums
 from jangmadang.state import CADRE_ROLES, Renumbering, Role
 
@@ -114,10 +114,13 @@ class OfficialEconomy(Module):
             self.grain_kg += self._procurement(sim.food.harvest_index) * persons
             if p.grain_trade_ban > 0:
                 self.grain_kg += self._levy(present, persons)
-        self.grain_kg += self._monthly_inflow() * persons
+        # The grain in store is spread evenly over the months until the next procurement;
+        # this month's imports and aid are handed out as they arrive.
+        inflow = self._monthly_inflow() * persons
+        budget = self.grain_kg / self._months_left() + inflow
+        self.grain_kg += inflow
 
         first_claim = self._first_claim()
-        budget = self.grain_kg / self._months_left()
         served_first, served_rest, used = self._allocate(budget, present, first_claim)
         self.grain_kg -= used
         self.distributed_kg = used
@@ -186,12 +189,10 @@ class OfficialEconomy(Module):
         cover. Returns the units served in each round and the kg used."""
         hh, p = self.sim.households, self.pars
         n_units = len(self.unit_place)
-        ration = p.ration_kg_per_person * present.astype(np.float64)
-        claimants = np.flatnonzero(first_claim & hh.urban)
-        cost_first = np.bincount(hh.inminban[claimants], ration[claimants], minlength=n_units)
-        cost_rest = np.bincount(
-            hh.inminban, np.where(hh.urban & ~first_claim, ration, 0.0), minlength=n_units
-        )
+        first = np.empty(n_units, dtype=np.int64)
+        rest = np.empty(n_units, dtype=np.int64)
+        unit_mouths(hh.inminban, hh.urban, first_claim, present, first, rest)
+        cost_first, cost_rest = p.ration_kg_per_person * first, p.ration_kg_per_person * rest
         place = self.unit_place + p.ration_order_noise * self.rng.standard_normal(n_units)
         order = np.argsort(place, kind="stable")
         served_first = np.zeros(n_units, dtype=bool)

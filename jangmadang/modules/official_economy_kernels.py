@@ -1,8 +1,10 @@
-"""Compiled kernel of the official economy: the month's rations reach households in one pass.
+"""Compiled kernels of the official economy: who each inminban must feed, and the month's
+rations reaching households, each in one pass over households.
 
 ``deliver_rations`` works on a range of fixed blocks of households; ``kernels.in_blocks`` runs
-it on several threads with the same results (see ``jangmadang.kernels``). Its NumPy formulation
-is in ``tests/test_rations.py``, which checks the two agree.
+it on several threads with the same results (see ``jangmadang.kernels``). ``unit_mouths`` sums
+over all households on one thread (integer counts, so the order does not matter). Their NumPy
+formulations are in ``tests/test_rations.py``, which checks the two agree.
 """
 
 from __future__ import annotations
@@ -48,3 +50,17 @@ def deliver_rations(
                 months_since[h] = 0
             elif months_since[h] < NEVER:
                 months_since[h] += 1
+
+
+@njit(cache=True)
+def unit_mouths(inminban, urban, first_claim, present, first, rest):
+    """Members at home of each unit's urban households, in ``first`` for households with a
+    ``first_claim`` and in ``rest`` for the others (int64 per unit, zeroed here)."""
+    first[:] = 0
+    rest[:] = 0
+    for h in range(len(urban)):
+        if urban[h]:
+            if first_claim[h]:
+                first[inminban[h]] += present[h]
+            else:
+                rest[inminban[h]] += present[h]
