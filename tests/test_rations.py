@@ -102,7 +102,7 @@ def test_scarce_grain_goes_to_cadres_agents_and_pyongyang_first():
 def test_a_bad_harvest_cuts_rations_until_the_next_one():
     window = dict(start="2018-08", end="2019-06")
     normal = run(**window)
-    bad = run(**window, food__harvest_shock=0.85)
+    bad = run(**window, food__harvest_level=0.85)
     before, after = slice("2018-08", "2018-10"), slice("2018-11", "2019-06")
     for indicator in ("rations_kg_per_person", "ration_delivery_share"):
         assert series(bad, indicator, before).equals(series(normal, indicator, before))

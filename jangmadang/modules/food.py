@@ -50,7 +50,7 @@ class FoodParams(ParameterModel):
     farm_allocation_kg_per_person: float = Field(160.0, ge=0, le=500)
     farm_allocation_province_elasticity: float = Field(0.5, ge=0, le=1)
     deficit_price_premium: float = Field(0.2, ge=0, le=1)
-    harvest_shock: float = Field(1.0, gt=0, le=2)
+    harvest_level: float = Field(1.0, gt=0, le=2)
     farm_sales_share: float = Field(0.3, ge=0, le=1)
     max_food_budget_share: float = Field(0.9, gt=0, le=1)
     insecure_threshold: float = Field(0.85, gt=0, le=1)
@@ -100,7 +100,7 @@ class Food(Module):
         hh, ledger = sim.households, sim.ledger
         if sim.month.month == HARVEST_MONTH:
             present = sim.population.present()
-            self.harvest_index = p.harvest_shock * float(
+            self.harvest_index = p.harvest_level * float(
                 np.exp(p.harvest_sd * self.rng.standard_normal() - p.harvest_sd**2 / 2)
             )
             farm = sim.population.rural
