@@ -437,7 +437,7 @@ SHARES = [
     "food.farm_sales_share",
     "world.sanctions",
     "world.trade_when_closed",
-    "official_economy.ration_delivery_prob",
+    "official_economy.aid_to_pds_share",
     "population.urban_share",
     "demography.new_household_share",
 ]

@@ -403,7 +403,9 @@ def test_food_purchases_match_their_numpy_formulation():
     detained = (rng.random(n) < 0.05).astype(np.uint8)
     stock = np.where(rng.random(n) < 0.5, 0, 200 * rng.random(n)).astype(np.float32)
     cash = rng.gamma(1.0, 30.0, n)
-    need_kg, price, budget_share, threshold = 14.5, 0.31, 0.9, 0.85
+    province = rng.integers(0, 10, n).astype(np.int8)
+    prices = 0.31 * (1 + 0.2 * rng.random(10))  # grain dearer in some provinces
+    need_kg, budget_share, threshold = 14.5, 0.9, 0.85
     spend = np.empty(n)
     got_stock, spending, insecure = stock.copy(), np.empty(n, np.float32), np.empty(n, bool)
     in_blocks(
@@ -417,11 +419,13 @@ def test_food_purchases_match_their_numpy_formulation():
         abroad,
         detained,
         cash,
+        province,
         need_kg,
-        price,
+        prices,
         budget_share,
         threshold,
     )
+    price = prices[province]
     need = need_kg * (size - abroad - detained).astype(np.float32)
     from_stock = np.minimum(stock, need)
     bought = np.minimum(need - from_stock, cash * budget_share / price)

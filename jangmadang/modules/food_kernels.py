@@ -25,6 +25,7 @@ def buy_food(
     abroad,
     away,
     cash,
+    province,
     need_kg,
     price,
     budget_share,
@@ -43,7 +44,8 @@ def buy_food(
             need = kg * np.float32(np.int64(size[h]) - abroad[h] - away[h])
             from_stock = min(food_stock[h], need)
             food_stock[h] -= from_stock
-            bought = min(np.float64(need - from_stock), cash[h] * budget_share / price)
-            spend[h] = bought * price
+            unit_price = price[province[h]]
+            bought = min(np.float64(need - from_stock), cash[h] * budget_share / unit_price)
+            spend[h] = bought * unit_price
             spending[h] = spend[h]
             food_insecure[h] = bought + from_stock < need * share

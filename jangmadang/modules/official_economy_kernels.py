@@ -1,0 +1,66 @@
+"""Compiled kernels of the official economy: who each inminban must feed, and the month's
+rations reaching households, each in one pass over households.
+
+``deliver_rations`` works on a range of fixed blocks of households; ``kernels.in_blocks`` runs
+it on several threads with the same results (see ``jangmadang.kernels``). ``unit_mouths`` sums
+over all households on one thread (integer counts, so the order does not matter). Their NumPy
+formulations are in ``tests/test_rations.py``, which checks the two agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from jangmadang.kernels import BLOCK
+
+NEVER = 255  # months since the last ration, saturated: none within memory
+
+
+@njit(nogil=True, cache=True)
+def deliver_rations(
+    first_block,
+    end_block,
+    delivered,
+    months_since,
+    food_stock,
+    urban,
+    first_claim,
+    inminban,
+    served_first,
+    served_rest,
+    present,
+    ration_kg,
+):
+    """For the households in blocks ``first_block .. end_block - 1``: a non-farm (``urban``)
+    household is ``delivered`` this month if its unit (``inminban``) was served, in the first
+    round (``served_first``) for households with a ``first_claim`` (cadres, agents), in the
+    second (``served_rest``) for the others. A delivered household adds ``ration_kg`` for each
+    member ``present`` to its ``food_stock`` and its ``months_since`` the last ration returns to
+    0; every other household's count rises by one, saturating at ``NEVER``."""
+    n = len(urban)
+    kg = np.float32(ration_kg)
+    for b in range(first_block, end_block):
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            unit = inminban[h]
+            got = urban[h] and (served_first[unit] if first_claim[h] else served_rest[unit])
+            delivered[h] = got
+            if got:
+                food_stock[h] += kg * np.float32(present[h])
+                months_since[h] = 0
+            elif months_since[h] < NEVER:
+                months_since[h] += 1
+
+
+@njit(cache=True)
+def unit_mouths(inminban, urban, first_claim, present, first, rest):
+    """Members at home of each unit's urban households, in ``first`` for households with a
+    ``first_claim`` and in ``rest`` for the others (int64 per unit, zeroed here)."""
+    first[:] = 0
+    rest[:] = 0
+    for h in range(len(urban)):
+        if urban[h]:
+            if first_claim[h]:
+                first[inminban[h]] += present[h]
+            else:
+                rest[inminban[h]] += present[h]
