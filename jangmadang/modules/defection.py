@@ -2,7 +2,7 @@
 
 Each month every adult at home may leave. The monthly hazard is a product of factors: the
 province's distance to the Chinese border, the state of the border, the guards (a crackdown from
-the end of 2011, then tightening every year), the reach of the brokers' network, whether the
+late 2011, then tightening every year), the reach of the brokers' network, whether the
 person is tied to an assigned workplace (men are; married women who trade are freer, so most who
 leave are women), relatives already in the South (who arrange and pay the brokers), the
 household's cash against the brokers' price, hunger and the household's loyalty. The mechanism,
@@ -57,8 +57,8 @@ class DefectionParams(ParameterModel):
     yalu_multiplier: float = Field(3.0, ge=1, le=200)
     restricted_multiplier: float = Field(0.5, ge=0, le=1)
     closed_multiplier: float = Field(0.03, ge=0, le=1)
-    crackdown_start: Month = date(2011, 12, 1)
-    crackdown_multiplier: float = Field(0.43, ge=0, le=1)
+    crackdown_start: Month = date(2011, 9, 1)
+    crackdown_multiplier: float = Field(0.48, ge=0, le=1)
     guard_tightening_per_year: float = Field(0.08, ge=0, le=0.5)
     network_half_reach: float = Field(15_000.0, gt=0)
     network_memory_months: float = Field(24.0, ge=1, le=240)
@@ -83,7 +83,7 @@ class Defection(Module):
     rules = {
         "defection.hazard": "Each adult at home may leave each month with a hazard that multiplies the province (Tumen border, Yalu border, interior), border state, guard tightening, the brokers' network, ties to a workplace, relatives abroad, cash against the trip's cost, hunger and loyalty.",
         "defection.broker_network": "The brokers' network grows with the defectors settled in the South and with recent crossings (a memory that fades); its reach, network / (network + half reach), multiplies everyone's hazard: chain migration that feeds on itself until the network reaches most of those it can.",
-        "defection.crackdown": "From the border crackdown after the leadership change at the end of 2011 the hazard drops at once and keeps falling as guarding tightens each year; brokers' prices rise in proportion to the difficulty.",
+        "defection.crackdown": "From the border crackdown of late 2011, as Kim Jong Un took over, the hazard drops at once and keeps falling as guarding tightens each year; brokers' prices rise in proportion to the difficulty.",
         "defection.who_leaves": "Within a household, who leaves is drawn by how free each member is to move: traders far more than those tied to a workplace, officials hardly ever.",
         "defection.trip_payment": "Without relatives in the South the household pays part of the trip's cost to brokers up front; relatives in the South pay for those who have them.",
         "defection.transit": "In transit a defector is caught and sent back with a monthly hazard, higher when the border is closed; otherwise they reach South Korea after a few months on average.",
