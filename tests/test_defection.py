@@ -1,6 +1,8 @@
 """Defection: arrivals match the published series, the registry agrees with persons and
 households, and the patterns the reports describe emerge from the hazard."""
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ def yearly(sim, indicator, dimension="all", group="all"):
 
 
 def test_arrivals_2012_2019_within_25_percent_of_the_published_series(runs):
-    scale = PERSONS / 25_970_000
+    scale = runs[0].pars.population.effective_scale  # the run's share of the whole country
     simulated = sum(yearly(sim, "arrivals_south_korea") for sim in runs) / len(runs) / scale
     published = load_arrivals()
     for year, value in simulated.items():
@@ -113,3 +115,61 @@ def test_arrivals_plot_compares_yearly_totals_with_the_published_series(runs, tm
         scale=PERSONS / 25_970_000,
     )
     assert path.stat().st_size > 10_000
+
+
+def test_a_run_starts_with_the_published_stock_in_the_south_on_the_road_and_in_the_network():
+    sim = jm.Sim("baseline", population=500_000, start="2012-01", end="2012-12").init()
+    defection, scale = sim.defection, sim.pars.population.effective_scale
+    stage = defection.registry["stage"]
+    first_year = sim.month.year  # the first burn-in month
+    published = load_arrivals()
+    before = sum(n for year, n in published.items() if year < first_year)
+    settled = np.count_nonzero(stage == SETTLED)
+    assert abs(settled / scale / before - 1) < 0.1
+    assert np.count_nonzero(stage == TRANSIT) > 0  # those who left before the start
+    assert defection.crossings > published[first_year - 1]  # a year's departures and more
+    assert defection.network() == pytest.approx(settled / scale + defection.crossings)
+
+
+def network_sim(start="2012-01", end="2012-12"):
+    """A small run with a hazard high enough for a few departures a month."""
+    scenario = jm.load_scenario("baseline", {"defection.base_hazard": 2e-3})
+    return jm.Sim(scenario, population=50_000, start=start, end=end).init()
+
+
+def test_a_larger_broker_network_raises_everyones_hazard():
+    sim = network_sim(start="2001-01", end="2001-12")  # a small network: 947 settled by 1998
+    leaving = sim.defection._leaving()
+    sim.defection.crossings += 100_000  # same month, same stream: only the network differs
+    more = sim.defection._leaving()
+    assert len(more) > 3 * len(leaving) > 0
+    assert np.isin(leaving, more).all()
+
+
+def test_the_network_grows_with_the_stock_in_the_south_and_with_crossings():
+    sim = network_sim(start="2005-01", end="2005-12").run()
+    scale = sim.pars.population.effective_scale
+    network = sim.series("broker_network")
+    settled = sim.series("defectors_in_south_korea")
+    assert settled.iloc[-1] > settled.iloc[0] and network.iloc[-1] > network.iloc[0]
+    remembered = network - settled / scale
+    departures = sim.series("defections").sum() / scale
+    # the memory holds this year's crossings less what has faded: between a year's fading
+    # of the start (no crossings) and the start plus every crossing
+    months = sim.pars.defection.network_memory_months
+    assert remembered.iloc[0] * (1 - 1 / months) ** 11 < remembered.iloc[-1]
+    assert remembered.iloc[-1] < remembered.iloc[0] + departures
+
+
+def test_the_crackdown_cuts_the_hazard_at_once_then_tightens_and_raises_the_price():
+    sim = network_sim()
+    defection, p = sim.defection, sim.pars.defection
+    before = defection.guard(), defection.trip_cost()
+    sim.month = p.crackdown_start
+    at_start = defection.guard()
+    sim.month = date(p.crackdown_start.year + 5, p.crackdown_start.month, 1)
+    later = defection.guard(), defection.trip_cost()
+    assert before == (1.0, p.trip_cost_usd)
+    assert at_start == pytest.approx(p.crackdown_multiplier)
+    assert later[0] == pytest.approx(at_start * np.exp(-5 * p.guard_tightening_per_year))
+    assert later[1] == pytest.approx(p.trip_cost_usd / later[0]) and later[1] > 2 * before[1]

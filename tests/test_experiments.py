@@ -153,7 +153,7 @@ def test_sobol_on_four_parameters(client):
 def test_calibration_improves_on_a_misset_scenario(client, tmp_path):
     misset = with_overrides(
         resolve("baseline", population=60_000, start="2012-01", end="2019-12"),
-        {"defection.base_hazard": 2.8e-5},
+        {"defection.base_hazard": 1.0e-4},
     )
     result = calibrate(misset, ["defection.base_hazard"], trials=4, out=tmp_path, client=client)
     assert result.best_loss < result.default_loss

@@ -104,7 +104,10 @@ def test_less_loyal_households_defect_more_only_through_the_feedback(feedback):
         # redrawing the lectures (counter-based draws) moved it from 1.45 to 1.29.
         assert low > 1.2 * high
     else:
-        assert abs(low - high) < 0.1 * high
+        # Without the feedback loyalty reaches defection only through cash and hunger; the two
+        # runs' departures then part at the margin (each feeds the brokers' network, which
+        # moves everyone's hazard), so Poisson noise of about 0.17 on 60-80 each applies.
+        assert abs(low - high) < 0.3 * high
 
 
 def test_less_loyal_recipients_resell_gifts_more_only_through_the_feedback():

@@ -1,11 +1,17 @@
 """Defection: who leaves, the months in transit through China, capture and return, settlement.
 
 Each month every adult at home may leave. The monthly hazard is a product of factors: the
-province's distance to the Chinese border, the state of the border and the guards' year-by-year
-tightening, whether the person is tied to an assigned workplace (men are; married women who
-trade are freer, so most who leave are women), relatives already in the South (who arrange and
-pay the brokers), the household's cash against the trip's cost, hunger and the household's
-loyalty. The mechanism, not a quota, decides who goes.
+province's distance to the Chinese border, the state of the border, the guards (a crackdown from
+late 2011, then tightening every year), the reach of the brokers' network, whether the
+person is tied to an assigned workplace (men are; married women who trade are freer, so most who
+leave are women), relatives already in the South (who arrange and pay the brokers), the
+household's cash against the brokers' price, hunger and the household's loyalty. The mechanism,
+not a quota, decides who goes.
+
+The brokers' network is the module's own state: it grows with the defectors settled in the South
+(who pay brokers for their kin and pass on contacts) and with recent crossings, and its reach
+raises everyone's hazard. This chain migration raised arrivals through the 2000s; the crackdown
+cut them, and raised the brokers' price, after 2011.
 
 A person who leaves keeps their row and their household link (the link that remittances later
 follow) and takes the role ``ABROAD``, so they stop earning, trading and eating at home. In
@@ -20,6 +26,7 @@ full scale), so the monthly rules never scan 26 million persons.
 from __future__ import annotations
 
 import csv
+from datetime import date
 from importlib import resources
 
 import numpy as np
@@ -33,6 +40,7 @@ from jangmadang.modules.defection_kernels import mark_departures
 from jangmadang.modules.enforcement import Sentence
 from jangmadang.results import group_sum
 from jangmadang.state import Renumbering, Role
+from jangmadang.timeline import Month, month_index
 
 # Stages in the registry
 TRANSIT, SETTLED, RETURNED = 1, 2, 3
@@ -44,18 +52,21 @@ OFFICIAL_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL, Role.MSS_AG
 
 
 class DefectionParams(ParameterModel):
-    base_hazard: float = Field(1.1e-5, ge=0, le=0.01)
+    base_hazard: float = Field(3.1e-5, ge=0, le=0.01)
     tumen_multiplier: float = Field(25.0, ge=1, le=200)
     yalu_multiplier: float = Field(3.0, ge=1, le=200)
     restricted_multiplier: float = Field(0.5, ge=0, le=1)
     closed_multiplier: float = Field(0.03, ge=0, le=1)
-    guard_tightening_per_year: float = Field(0.075, ge=0, le=0.5)
-    guard_reference_year: int = Field(2012, ge=1990, le=2100)
+    crackdown_start: Month = date(2011, 9, 1)
+    crackdown_multiplier: float = Field(0.48, ge=0, le=1)
+    guard_tightening_per_year: float = Field(0.08, ge=0, le=0.5)
+    network_half_reach: float = Field(15_000.0, gt=0)
+    network_memory_months: float = Field(24.0, ge=1, le=240)
     tied_multiplier: float = Field(0.12, ge=0, le=1)
     official_multiplier: float = Field(0.02, ge=0, le=1)
     relatives_abroad_multiplier: float = Field(6.0, ge=1, le=50)
     food_insecure_multiplier: float = Field(2.0, ge=1, le=10)
-    trip_cost_usd: float = Field(8_000.0, gt=0)
+    trip_cost_usd: float = Field(2_000.0, gt=0)
     pay_later_share: float = Field(0.3, ge=0, le=1)
     upfront_payment_share: float = Field(0.3, ge=0, le=1)
     transit_months: float = Field(4.0, ge=1, le=60)
@@ -70,12 +81,14 @@ class Defection(Module):
     name = "defection"
     Params = DefectionParams
     rules = {
-        "defection.hazard": "Each adult at home may leave each month with a hazard that multiplies the province (Tumen border, Yalu border, interior), border state, guard tightening, ties to a workplace, relatives abroad, cash against the trip's cost, hunger and loyalty.",
+        "defection.hazard": "Each adult at home may leave each month with a hazard that multiplies the province (Tumen border, Yalu border, interior), border state, guard tightening, the brokers' network, ties to a workplace, relatives abroad, cash against the trip's cost, hunger and loyalty.",
+        "defection.broker_network": "The brokers' network grows with the defectors settled in the South and with recent crossings (a memory that fades); its reach, network / (network + half reach), multiplies everyone's hazard: chain migration that feeds on itself until the network reaches most of those it can.",
+        "defection.crackdown": "From the border crackdown of late 2011, as Kim Jong Un took over, the hazard drops at once and keeps falling as guarding tightens each year; brokers' prices rise in proportion to the difficulty.",
         "defection.who_leaves": "Within a household, who leaves is drawn by how free each member is to move: traders far more than those tied to a workplace, officials hardly ever.",
         "defection.trip_payment": "Without relatives in the South the household pays part of the trip's cost to brokers up front; relatives in the South pay for those who have them.",
         "defection.transit": "In transit a defector is caught and sent back with a monthly hazard, higher when the border is closed; otherwise they reach South Korea after a few months on average.",
         "defection.return_punished": "A defector caught in transit is sent back and punished: most are held in a labour camp for months; those who escape the camp are fined; families may buy their way out.",
-        "defection.initial_stock": "Defectors who arrived before the first simulated month start settled in the South, linked to households drawn by the same hazard weights.",
+        "defection.initial_stock": "Defectors who arrived before the first simulated month start settled in the South, and those who left in the last months before it start in transit, linked to households drawn by the same hazard weights; the brokers' network starts from them.",
     }
 
     def init_state(self) -> None:
@@ -84,6 +97,8 @@ class Defection(Module):
         self.registry = _empty_registry()
         self.arrivals = self.departures = self.captured = 0
         self.arrivals_by = np.zeros((sim.geography.n, 2), dtype=np.int64)  # province x sex
+        # Recent crossings the brokers' network remembers, in full-scale persons
+        self.crossings = 0.0
         sim.enforcement.declare("returned_defector")
         sim.households.add("relatives_abroad", np.int8)
         self._seed_initial_stock()
@@ -95,6 +110,30 @@ class Defection(Module):
         self.arrivals_by[:] = 0
         self._advance_registry()
         self._depart()
+        p = self.pars
+        self.crossings += self.departures / self._scale - self.crossings / p.network_memory_months
+
+    @property
+    def _scale(self) -> float:
+        return self.sim.pars.population.effective_scale
+
+    def network(self) -> float:
+        """The brokers' network in full-scale persons: defectors settled in the South, who
+        pay brokers for their kin and pass on news, plus the crossings it still remembers."""
+        settled = np.count_nonzero(self.registry["stage"] == SETTLED)
+        return settled / self._scale + self.crossings
+
+    def guard(self) -> float:
+        """The border guard factor: 1 before the crackdown, then a drop and a yearly fall."""
+        p = self.pars
+        months = self.month_index - month_index(p.crackdown_start)
+        if months < 0:
+            return 1.0
+        return p.crackdown_multiplier * np.exp(-p.guard_tightening_per_year * months / 12)
+
+    def trip_cost(self) -> float:
+        """Brokers' price for the whole trip: the pre-crackdown price over the guard factor."""
+        return self.pars.trip_cost_usd / self.guard()
 
     def _leaving(self) -> np.ndarray:
         """The households from whom someone leaves this month (one compiled pass over
@@ -107,8 +146,8 @@ class Defection(Module):
             "restricted": p.restricted_multiplier,
             "closed": p.closed_multiplier,
         }[world.border]
-        years = sim.month.year - p.guard_reference_year + (sim.month.month - 1) / 12
-        scale = p.base_hazard * border * np.exp(-p.guard_tightening_per_year * years)
+        network = self.network() / (self.network() + p.network_half_reach)
+        scale = p.base_hazard * border * self.guard() * network
         weight = _role_weights(p)
         roles = np.flatnonzero(weight)
         leaving = np.empty(hh.n, dtype=bool)
@@ -129,7 +168,7 @@ class Defection(Module):
             p.food_insecure_multiplier,
             *sim.loyalty.defection_feedback(),
             p.pay_later_share,
-            p.trip_cost_usd,
+            self.trip_cost(),
             streams.key(sim.seed, self.name, sim.month, "departures"),
         )
         return np.flatnonzero(leaving)
@@ -145,7 +184,7 @@ class Defection(Module):
         persons, leaving = persons[keep], leaving[keep]
 
         payers = leaving[hh.relatives_abroad[leaving] == 0]
-        fares = np.minimum(hh.cash[payers], p.upfront_payment_share * p.trip_cost_usd)
+        fares = np.minimum(hh.cash[payers], p.upfront_payment_share * self.trip_cost())
         sim.ledger.pay("defection_trip", HOUSEHOLDS, "brokers", fares, debit_idx=payers)
 
         sim.population.set_role(persons, Role.ABROAD)
@@ -221,30 +260,49 @@ class Defection(Module):
             self.registry[key] = np.concatenate([self.registry[key], values])
 
     def _seed_initial_stock(self) -> None:
-        """Defectors who arrived before the first simulated month, linked to origin households.
+        """Defectors who left before the first simulated month, linked to origin households,
+        and the brokers' network they make.
 
-        Households are drawn with the same weights as the monthly hazard (province, who is free
-        to move); arrival years follow the published series.
+        Arrival years of the settled follow the published series. Those still in transit are
+        as many as the flow of the start year (the latest published year up to it) keeps on
+        the road: monthly arrivals x the mean months in transit / the share who arrive. The
+        network's memory of crossings is filled from the series the same way, so a run starts
+        with the network the published history built. Households are drawn with the same
+        weights as the monthly hazard (province, who is free to move).
         """
         sim, p, rng = self.sim, self.pars, self.rng
-        first_year = sim.month.year
-        arrivals = {year: n for year, n in load_arrivals().items() if year < first_year}
-        scale = sim.pars.population.effective_scale
+        first_year, scale = sim.month.year, self._scale
+        published = load_arrivals()
+        arrivals = {year: n for year, n in published.items() if year < first_year}
         per_year = {y: int(rng.binomial(n, scale)) for y, n in arrivals.items()}
-        total = sum(per_year.values())
+        settled = sum(per_year.values())
+
+        exit_rate = p.capture_hazard + (1 - p.capture_hazard) / p.transit_months
+        arrive_share = (1 - p.capture_hazard) / p.transit_months / exit_rate
+        flow_year = max((y for y in published if y <= first_year), default=None)
+        monthly = published[flow_year] / 12 if flow_year is not None else 0.0
+        on_road = monthly / arrive_share / exit_rate  # departures a month x months on the road
+        transit = int(rng.poisson(on_road * scale))
+        self.crossings = _remembered_crossings(
+            arrivals, first_year, p.network_memory_months, arrive_share
+        )
+
+        total = settled + transit
         if total == 0:
             return
         people, hh = sim.people, sim.households
         province = _province_multipliers(sim.geography, p)
         weight = _role_weights(p)[people.role] * province[hh.province[people.household]]
         chosen = rng.choice(people.n, size=total, replace=False, p=weight / weight.sum())
-        chosen.sort()
+        order = rng.permutation(total)
+        away, on_the_way = np.sort(chosen[order[:settled]]), np.sort(chosen[order[settled:]])
         years = np.repeat(np.array(list(per_year), dtype=np.int32), list(per_year.values()))
-        arrived = years[rng.permutation(total)] * 12 + rng.integers(0, 12, total)
+        arrived = years[rng.permutation(settled)] * 12 + rng.integers(0, 12, settled)
         months_settled = np.maximum(self.month_index - arrived, 0)
-        sim.population.set_role(chosen, Role.ABROAD)
-        self._register(chosen, SETTLED, months=months_settled, left=arrived, arrived=arrived)
-        np.add.at(hh.relatives_abroad, people.household[chosen], 1)
+        sim.population.set_role(np.sort(chosen), Role.ABROAD)
+        self._register(away, SETTLED, months=months_settled, left=arrived, arrived=arrived)
+        self._register(on_the_way, TRANSIT, months=0, left=self.month_index - 1)
+        np.add.at(hh.relatives_abroad, people.household[away], 1)
 
     # -- results -------------------------------------------------------------------------------
 
@@ -260,6 +318,8 @@ class Defection(Module):
         rec.add("captured_in_transit", self.captured)
         rec.add("in_transit", int((stage == TRANSIT).sum()))
         rec.add("defectors_in_south_korea", int((stage == SETTLED).sum()))
+        rec.add("broker_network", self.network())
+        rec.add("trip_cost_usd", self.trip_cost())
         returned = reg["person"][stage == RETURNED]
         returned = returned[returned >= 0]  # -1: died after coming back
         held = self.sim.people.role[returned] == Role.DETAINED
@@ -279,6 +339,21 @@ def load_arrivals() -> dict[int, int]:
     text = resources.files("jangmadang.data").joinpath("arrivals.csv").read_text()
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     return {int(r["year"]): int(r["arrivals"]) for r in rows}
+
+
+def _remembered_crossings(
+    arrivals: dict[int, int], first_year: int, memory_months: float, arrive_share: float
+) -> float:
+    """The network's memory of crossings at the start of ``first_year`` (full-scale persons):
+    each earlier year's departures (published arrivals / the share who arrive), spread evenly
+    over its months, fading by ``1 - 1 / memory_months`` a month as in ``Defection.step``.
+    The first row of the series is a stock (everyone up to that year), not a year's flow."""
+    keep = 1 - 1 / memory_months
+    remembered = 0.0
+    for year in sorted(arrivals)[1:]:
+        ago = np.arange(12 * (first_year - year) - 11, 12 * (first_year - year) + 1)
+        remembered += arrivals[year] / 12 / arrive_share * float(np.sum(keep ** (ago - 1)))
+    return remembered
 
 
 def _province_multipliers(geography, p: DefectionParams) -> np.ndarray:
