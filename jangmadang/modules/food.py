@@ -49,6 +49,7 @@ class FoodParams(ParameterModel):
     harvest_sd: float = Field(0.07, ge=0, le=1)
     farm_allocation_kg_per_person: float = Field(160.0, ge=0, le=500)
     farm_allocation_province_elasticity: float = Field(0.5, ge=0, le=1)
+    farm_allocation_sd: float = Field(0.25, ge=0, le=1)
     deficit_price_premium: float = Field(0.2, ge=0, le=1)
     harvest_level: float = Field(1.0, gt=0, le=2)
     farm_sales_share: float = Field(0.3, ge=0, le=1)
@@ -63,7 +64,7 @@ class Food(Module):
         "food.price": "The grain price rises with money in circulation and falls with supply (harvest, season, imports).",
         "food.purchase": "Households eat from stock first, then buy the shortfall with the cash they have.",
         "food.insecurity": "A household that eats less than a threshold share of its need this month is food-insecure.",
-        "food.harvest": "Each October farm households receive an allocation of the harvest, which varies from year to year and is larger in provinces that grow more cereal per farm family.",
+        "food.harvest": "Each October farm households receive an allocation of the harvest, which varies from year to year and from household to household and is larger in provinces that grow more cereal per farm family.",
         "food.provincial_price": "Grain costs more in provinces that grow less cereal than their people eat, since it is moved in from the grain belt.",
         "food.market_revenue": "Food spending is split between grain imports, farm households' sales and traders' revenue.",
     }
@@ -75,14 +76,10 @@ class Food(Module):
         farm = np.flatnonzero(~hh.urban)
         allocation = self.farm_allocation(sim.population.present(), farm)
         months_since_harvest = (sim.month.month - HARVEST_MONTH) % 12
-        stock = (
-            np.where(
-                hh.urban,
-                0.5 * p.need_kg_per_person,
-                allocation[hh.province] * (12 - months_since_harvest) / 12,
-            )
-            * hh.size
-        )
+        stock = np.full(hh.n, 0.5 * p.need_kg_per_person)
+        stock[farm] = allocation[hh.province[farm]] * self._household_luck(len(farm))
+        stock[farm] *= (12 - months_since_harvest) / 12
+        stock *= hh.size
         hh.set("food_stock", stock.astype(np.float32))
         hh.add("food_insecure", bool, inherit=True)
         hh.add(
@@ -105,6 +102,7 @@ class Food(Module):
             )
             farm = sim.population.rural
             per_person = self.farm_allocation(present, farm)[hh.province[farm]]
+            per_person *= self._household_luck(len(farm))
             hh.food_stock[farm] += (per_person * present[farm]).astype(np.float32)
 
         imports = p.import_share * sim.pars.world.import_capacity
@@ -158,6 +156,13 @@ class Food(Module):
                 credit_idx=farm,
                 source=IncomeSource.MARKET,
             )
+
+    def _household_luck(self, n: int) -> np.ndarray:
+        """Each farm household's share of the harvest relative to its province's mean
+        (log-normal, mean 1): work teams, plots and private gardens differ, so farm families
+        run out of grain over several months of the lean season, not all in the same one."""
+        sd = self.pars.farm_allocation_sd
+        return np.exp(sd * self.rng.standard_normal(n) - sd**2 / 2)
 
     def farm_allocation(self, present: np.ndarray, farm: np.ndarray) -> np.ndarray:
         """Harvest allocation per farm person in each province (kg): the national allocation
