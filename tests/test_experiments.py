@@ -216,11 +216,16 @@ def test_validation_fast_version(client, tmp_path):
     table = validate(3, out=tmp_path, client=client, population=30_000)
     assert list(table.pattern) == [p.name for p in PATTERNS]
     assert np.isfinite(table[["effect", "low", "high"]].to_numpy()).all()
-    # At 30,000 persons a province has a few defector families and a few departures a year:
-    # patterns of such rare events need `jangmadang validate`'s size. The others must pass.
+    # At 30,000 persons a province has a few defector families and a few departures a year,
+    # a few donju (most of a province's market income) and about 300 deaths a year (the
+    # death rate of 3 runs then spans about 9-12): such patterns need `jangmadang validate`'s
+    # size. The others must pass.
     rare = {
+        "border provinces earn more from markets",
+        "deaths are 8-11 per 1,000 a year (upper)",
         "closure cuts defections",
         "arrivals in the South fall after 2011",
+        "arrivals in the South rise to 2009",
         "market growth ties donju to party secretaries",
         "border agents take more than interior agents",
         "families with relatives abroad spend more",
