@@ -94,8 +94,10 @@ def test_crackdowns_raise_bribes(runs):
         assert mean(crackdown, indicator, "purpose", group) > 1.3 * mean(
             tolerated, indicator, "purpose", group
         )
-    assert mean(crackdown, "households_paid_bribe_12m_share") > mean(
-        tolerated, "households_paid_bribe_12m_share"
+    # Among trading households; a crackdown also shrinks the market, so fewer households
+    # trade and the share of all households may move either way.
+    assert mean(crackdown, "households_paid_bribe_12m_share", "trader", "with_trader") > mean(
+        tolerated, "households_paid_bribe_12m_share", "trader", "with_trader"
     )
     unpaid = mean(crackdown, "bribes_unpaid", "purpose", "market")
     assert unpaid >= mean(tolerated, "bribes_unpaid", "purpose", "market")
