@@ -76,8 +76,13 @@ def test_border_closure_cuts_real_market_incomes(closure_runs):
 
 
 def test_border_closure_sends_fee_paying_traders_back_to_work(closure_runs):
+    # Where trading pays well enough, enterprises' cap on excused workers binds with or
+    # without the closure (seed 3 at this size): then the closure cannot lower the share.
     effect = closure_effect(closure_runs, "exempt_worker_share")
-    assert np.all(effect[:, 0] < effect[:, 1])
+    assert np.all(effect[:, 0] <= effect[:, 1] + 1e-3)
+    assert effect[:, 0].sum() < effect[:, 1].sum()
+    pay = closure_effect(closure_runs, "income_per_fee_payer_usd")
+    assert np.all(pay[:, 0] < pay[:, 1])
 
 
 def test_closure_has_no_effect_before_it_happens(closure_runs):
