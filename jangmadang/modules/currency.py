@@ -2,9 +2,8 @@
 
 Old won were exchanged for new at 100 to 1, but each person could exchange only a small amount;
 won savings beyond it became worthless, while money kept in dollars or yuan (most of the
-donju's wealth) was untouched. The
-state then closed the markets and banned foreign currency, and reversed both within about two
-months. The model holds money in dollars, so the reform is a loss of the won part of each
+donju's wealth) was untouched. The state then closed the markets and banned foreign currency,
+and reversed both within about two months. The model holds money in dollars, so the reform is a loss of the won part of each
 household's cash above the exchange limit of its members (paid to the state, a declared sink)
 and a closure of the markets that lets only part of the goods trade go on. What follows comes
 from the other mechanisms: households spend less, traders earn less and some stop paying to
