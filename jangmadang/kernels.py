@@ -72,6 +72,26 @@ def uniform64(key, i):
 
 
 @njit(cache=True)
+def uniforms_at(key, indices):
+    """``uniform64(key, i)`` for each ``i`` of ``indices``: counter-based draws for chosen
+    persons, the same whoever else is drawn (common random numbers across runs whose states,
+    and so the persons a rule applies to, differ)."""
+    out = np.empty(len(indices))
+    for j in range(len(indices)):
+        out[j] = uniform64(key, indices[j])
+    return out
+
+
+@njit(cache=True)
+def uniforms32_at(key, indices):
+    """``uniform32(key, i)`` for each ``i`` of ``indices`` (float32), as :func:`uniforms_at`."""
+    out = np.empty(len(indices), dtype=np.float32)
+    for j in range(len(indices)):
+        out[j] = uniform32(key, indices[j])
+    return out
+
+
+@njit(cache=True)
 def indices_below(key, n, p):
     """The indices ``i < n`` whose ``uniform32(key, i)`` is below ``p``, ascending: who among
     ``n`` persons does something with probability ``p`` this month. Two passes without

@@ -6,7 +6,7 @@ import pytest
 
 import jangmadang as jm
 from jangmadang import kernels, streams
-from jangmadang.modules.markets_kernels import uniforms_at
+from jangmadang.kernels import uniforms32_at
 from jangmadang.state import AgeBand, HouseholdKind, Role
 
 PERSONS = 20_000
@@ -157,5 +157,5 @@ def test_women_draws_are_the_counter_based_uniforms_of_each_person():
     key = streams.key(1, "markets", None, "women")
     chosen = kernels.indices_below(key, 5_000, 0.3)
     persons = np.arange(0, 5_000, 7)  # any subset draws the same values
-    drawn = persons[uniforms_at(key, persons) < np.float32(0.3)]
+    drawn = persons[uniforms32_at(key, persons) < np.float32(0.3)]
     assert np.array_equal(drawn, np.intersect1d(chosen, persons))

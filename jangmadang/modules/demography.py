@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import Field
 
 from jangmadang import streams
-from jangmadang.kernels import in_blocks, in_ranges
+from jangmadang.kernels import in_blocks, in_ranges, uniforms_at
 from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.demography_kernels import (
@@ -53,7 +53,6 @@ from jangmadang.modules.demography_kernels import (
     order_households,
     place_arrivals,
     place_stayers,
-    uniforms_at,
 )
 from jangmadang.state import (
     AGE_BAND_STARTS,

@@ -20,16 +20,6 @@ NEVER = np.iinfo(np.int16).max  # month index of a candidate that never comes
 NOTHING, RETIRES, STOPS_PAYING, LEAVES_SCHOOL = 0, 1, 2, 3  # life course, once a year
 
 
-@njit(cache=True)
-def uniforms_at(key, indices):
-    """``uniform64(key, i)`` for each ``i`` of ``indices``: counter-based draws for a few
-    persons, the same whoever else is drawn."""
-    out = np.empty(len(indices))
-    for j in range(len(indices)):
-        out[j] = uniform64(key, indices[j])
-    return out
-
-
 @njit(nogil=True, cache=True)
 def next_candidates(out, persons, now, birth_month, female, cumulative, key):
     """For each of ``persons`` (aged ``now - birth_month`` months now), the month of the next

@@ -32,7 +32,6 @@ from pydantic import Field
 from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
-from jangmadang.modules.markets_kernels import uniforms_at
 from jangmadang.results import group_sum
 from jangmadang.state import (
     AgeBand,
@@ -379,7 +378,7 @@ class Markets(Module):
         key = streams.key(self.sim.seed, self.name, month, "propensity")
         for lo in range(0, len(persons), 1 << 22):  # bounded temporaries
             chunk = persons[lo : lo + (1 << 22)]
-            steps = uniforms_at(key, chunk) * np.float32(255)
+            steps = kernels.uniforms32_at(key, chunk) * np.float32(255)
             self.sim.people.trade_propensity[chunk] = 1 + steps.astype(np.uint8)
 
     def _update_donju_status(self) -> None:
