@@ -146,7 +146,8 @@ class Defection(Module):
             "restricted": p.restricted_multiplier,
             "closed": p.closed_multiplier,
         }[world.border]
-        network = self.network() / (self.network() + p.network_half_reach)
+        size = self.network()
+        network = size / (size + p.network_half_reach)  # its reach
         scale = p.base_hazard * border * self.guard() * network
         weight = _role_weights(p)
         roles = np.flatnonzero(weight)

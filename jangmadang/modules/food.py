@@ -73,7 +73,7 @@ class Food(Module):
         sim, p = self.sim, self.pars
         hh = sim.households
         self.harvest_index = 1.0
-        farm = np.flatnonzero(~hh.urban)
+        farm = sim.population.rural
         allocation = self.farm_allocation(sim.population.present(), farm)
         months_since_harvest = (sim.month.month - HARVEST_MONTH) % 12
         stock = np.full(hh.n, 0.5 * p.need_kg_per_person)
