@@ -194,3 +194,27 @@ def test_money_is_conserved_through_every_rebuild():
     dissolved household, or passed to another one dissolving, would fail the check)."""
     sim = jm.Sim("baseline", population=30_000, seed=1, check_money=True).run()
     assert series(sim, "households_dissolved").sum() > 0
+
+
+def test_new_households_are_endowed_by_the_family_they_left(monkeypatch):
+    """A couple's new household takes its start-up cash from the groom's family: the row just
+    before it in the rebuilt order, past any sibling households formed the same year (the
+    parent used to be named by its row before the rebuild, so cash came from a stranger)."""
+    from jangmadang.modules.demography import Demography
+
+    endowed = []
+    endow = Demography._endow
+
+    def recorded(self, created, parent):
+        endowed.append((created.copy(), parent.copy(), self.sim.households.n))
+        endow(self, created, parent)
+
+    monkeypatch.setattr(Demography, "_endow", recorded)
+    jm.Sim("baseline", population=20_000, start="2011-01", end="2012-06", seed=4).run()
+    assert endowed and sum(len(created) for created, _, _ in endowed) > 0
+    for created, parent, n in endowed:
+        is_created = np.zeros(n, dtype=bool)
+        is_created[created] = True
+        assert not is_created[parent].any()
+        for child, family in zip(created, parent, strict=True):
+            assert family < child and is_created[family + 1 : child + 1].all()

@@ -607,7 +607,11 @@ class Demography(Module):
         )
         for module in sim.modules:
             module.renumbered(change)
-        self._endow(household_new[n_households + by_parent], source[new_of_created])
+        # ``source`` names a new household's parent by its old row: endow from its new one
+        # (none if the parent dissolved, every other member having died or married away).
+        parent_row = household_new[source[new_of_created]]
+        kept = parent_row >= 0
+        self._endow(new_of_created[kept], parent_row[kept])
         self._life_course(person_new[brides], codes)
 
     def _settle_estates(self, gone, movers, mover_home, parent) -> None:
