@@ -19,7 +19,14 @@ from jangmadang.experiments.ensemble import (
     resolve,
 )
 from jangmadang.experiments.sensitivity import sensitivity
-from jangmadang.experiments.validation import PATTERNS, Pattern, effects, validate
+from jangmadang.experiments.validation import (
+    PATTERNS,
+    Pattern,
+    effects,
+    headline,
+    markdown,
+    validate,
+)
 from jangmadang.scenario import load_scenario, with_overrides
 from jangmadang.store import ResultsStore
 
@@ -155,16 +162,29 @@ def test_calibration_improves_on_a_misset_scenario(client, tmp_path):
         resolve("baseline", population=60_000, start="2012-01", end="2019-12"),
         {"defection.base_hazard": 6.0e-5},  # the top of its plausible range, 2.4x the default
     )
-    result = calibrate(misset, ["defection.base_hazard"], trials=4, out=tmp_path, client=client)
+    targets = tmp_path / "arrivals.toml"  # the shipped targets need the history since 2001
+    targets.write_text(
+        '[[targets]]\nname = "arrivals"\nkind = "yearly_total"\nindicator = '
+        '"arrivals_south_korea"\ndata = "arrivals"\nyears = [2012, 2019]\ntolerance = 0.1\n'
+    )
+    options = {"targets": targets, "seeds": 2, "out": tmp_path, "client": client}
+    result = calibrate(misset, ["defection.base_hazard"], trials=4, **options)
     assert result.best_loss < result.default_loss
     calibrated = load_scenario(result.scenario_path)
     assert calibrated.defection.base_hazard == pytest.approx(
         result.best_params["defection.base_hazard"]
     )
-    assert "| arrivals |" in result.report_path.read_text()
+    # The fit report: a row a year, the best values' mean over seeds inside its 90% band,
+    # closer to the observations than the mis-set value.
+    fit = result.fit
+    assert list(fit.year) == [str(y) for y in range(2012, 2020)]
+    assert (fit.best_5 <= fit.best).all() and (fit.best <= fit.best_95).all()
+    observed = fit.observed.astype(float)
+    assert (fit.best - observed).abs().sum() < (fit.default - observed).abs().sum()
+    assert "| arrivals 2012 |" in result.report_path.read_text()
     assert (result.report_path.parent / "fit.png").is_file()
     # The study is stored: running again adds trials to it.
-    again = calibrate(misset, ["defection.base_hazard"], trials=2, out=tmp_path, client=client)
+    again = calibrate(misset, ["defection.base_hazard"], trials=2, **options)
     assert again.trials == result.trials + 2
 
 
@@ -232,3 +252,14 @@ def test_validation_fast_version(client, tmp_path):
     }
     common = table[~table.pattern.isin(rare)]
     assert common.passed.all(), common[~common.passed]
+    # Patterns that pass a scenario value or a rule through are plumbing checks, counted
+    # apart from the emergent ones (issue 15).
+    assert (table.origin == "emergent").sum() >= 12
+    imposed = table[table.origin == "imposed"]
+    assert {"sanctions cut exports", "closure raises the brokers' share"} <= set(imposed.pattern)
+    assert (imposed.imposed != "").all() and (table.imposed[table.origin == "emergent"] == "").all()
+    text = markdown(table, "jangmadang validate")
+    assert headline(table) in text
+    assert text.index("Emergent patterns") < text.index("Plumbing checks")
+    verdicts = [line for line in text.splitlines() if "| pass |" in line or "| FAIL |" in line]
+    assert len(verdicts) == len(table)

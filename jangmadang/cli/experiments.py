@@ -1,4 +1,4 @@
-"""Command-line experiments: ensemble, compare, sensitivity, calibrate, validate.
+"""Command-line experiments: ensemble, compare, sensitivity, calibrate, screen, validate.
 
 Registered on the main Typer app (``jangmadang.cli.common``); they share its error reporting: a
 mistake is one line naming the option and the reason, with exit code 2. Each experiment checks
@@ -295,6 +295,9 @@ def calibrate(
         Path | None, typer.Option(help="Targets TOML (default: the shipped targets.toml).")
     ] = None,
     trials: Annotated[int, typer.Option(help="Trials to add to the study.")] = 40,
+    seeds: Annotated[
+        int, typer.Option(help="Seeds the fit report runs the best and the scenario's values on.")
+    ] = 3,
     workers: Workers = None,
     scheduler: Scheduler = None,
     population: Population = None,
@@ -321,6 +324,7 @@ def calibrate(
             raise ScenarioError(
                 [Problem(shown + p.source, p.key, p.reason) for p in exc.problems]
             ) from None
+        checks.at_least("seeds", seeds, 1)
         checks.cluster(workers, scheduler)
         check_out(out)
         with _progress("calibration trials") as progress:
@@ -329,6 +333,7 @@ def calibrate(
                 chosen,
                 targets=targets,
                 trials=trials,
+                seeds=seeds,
                 out=out,
                 workers=workers,
                 scheduler=scheduler,
@@ -341,9 +346,79 @@ def calibrate(
     )
     for key, value in result.best_params.items():
         console.print(f"         {key} = {value:.4g}")
+    shown = Table(
+        "target", "observed", "tolerated", "scenario's values", "best (90% band)", "inside"
+    )
+    for row in result.fit.itertuples():
+        shown.add_row(
+            f"{row.target} {row.year}".strip(),
+            row.observed,
+            f"{row.low:.4g}-{row.high:.4g}",
+            f"{row.default:.4g}",
+            f"{row.best:.4g} ({row.best_5:.4g}-{row.best_95:.4g})",
+            "[green]yes[/]" if row.inside else "[red]no[/]",
+        )
+    console.print(shown)
     console.print(f"study    {result.report_path.parent}", soft_wrap=True)
     console.print(f"scenario {result.scenario_path}", soft_wrap=True)
     console.print(f"report   {result.report_path}", soft_wrap=True)
+
+
+@app.command()
+def screen(
+    scenario: Annotated[
+        str, typer.Argument(help="Built-in scenario name or TOML file (from 2001).")
+    ] = "history",
+    trajectories: Annotated[
+        int, typer.Option(help="Morris trajectories: each is one run per assumption, plus one.")
+    ] = 2,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    population: Annotated[int, typer.Option(help="Number of persons per run.")] = 100_000,
+    seed: Seed = None,
+    start: Start = None,
+    end: End = None,
+    out: Out = Path("results"),
+) -> None:
+    """Which assumptions matter: Morris screening of every assumption with a range in the
+    evidence ledger, on the calibration targets and the validation table's indicators.
+
+    Results go to OUT/screening/<scenario>-morris-<hash of the settings>/; the same command
+    resumes a screening that stopped."""
+    import tomli_w
+
+    from jangmadang.experiments import checks
+    from jangmadang.experiments.screening import DEFAULT_END, check_inputs, ranking_markdown
+    from jangmadang.experiments.screening import screen as run_screening
+
+    with _reported():
+        loaded, options = _resolved(scenario, population, seed, start, end or DEFAULT_END)
+        check_inputs(loaded, trajectories)
+        checks.cluster(workers, scheduler)
+        check_out(out)
+        with _progress("Morris screening runs") as progress:
+            result = run_screening(
+                scenario,
+                trajectories=trajectories,
+                out=out,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                **options,
+            )
+    folder = out / "screening" / result.name
+    (folder / "settings.toml").write_text(tomli_w.dumps(result.settings))
+    result.indices.to_csv(folder / "indices.csv", index=False)
+    result.ranking.to_csv(folder / "ranking.csv", index=False)
+    command = (
+        f"jangmadang screen {scenario} --trajectories {trajectories} --population {population}"
+    )
+    (folder / "ranking.md").write_text(ranking_markdown(result.ranking, command))
+    shown = Table("rank", "assumption", "influence", "moves most", "range")
+    for i, row in enumerate(result.ranking.head(10).itertuples(), 1):
+        shown.add_row(str(i), row.parameter, f"{row.influence:.3g}", row.moves_most, str(row.range))
+    console.print(shown)
+    console.print(f"ranking  {folder / 'ranking.md'}", soft_wrap=True)
 
 
 @app.command()
@@ -357,7 +432,7 @@ def validate(
 ) -> None:
     """Run every stylized-fact pattern as paired ensembles; print and write the table."""
     from jangmadang.experiments import checks
-    from jangmadang.experiments.validation import markdown
+    from jangmadang.experiments.validation import headline, markdown
     from jangmadang.experiments.validation import validate as run_validation
 
     with _reported():
@@ -375,10 +450,11 @@ def validate(
                 population=population,
                 seed=seed,
             )
-    shown = Table("pattern", "source", "effect", "95% interval", "expected", "result")
-    for row in table.itertuples():
+    shown = Table("pattern", "origin", "source", "effect", "95% interval", "expected", "result")
+    for row in table.sort_values("origin", kind="stable").itertuples():
         shown.add_row(
             row.pattern,
+            row.origin,
             row.source,
             f"{row.effect:.3g}",
             f"{row.low:.3g} to {row.high:.3g}",
@@ -386,6 +462,7 @@ def validate(
             "[green]pass[/]" if row.passed else "[red]FAIL[/]",
         )
     console.print(shown)
+    console.print(headline(table))
     command = f"jangmadang validate --runs {runs} --population {population}"
     report = out / "validation.md"
     report.write_text(markdown(table, command))
