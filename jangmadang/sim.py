@@ -202,7 +202,7 @@ class Sim:
         blocks = kernels.n_blocks(hh.n)
         by_province = np.zeros((blocks, geo.n, sources + 2))
         by_kind = np.zeros((blocks, len(HouseholdKind), sources + 2))
-        earners = np.zeros((blocks, 2), dtype=np.int64)
+        earners = np.zeros((blocks, geo.n, 2), dtype=np.int64)
         income = np.empty(hh.n)
         kernels.in_blocks(
             economy_sums,
@@ -231,10 +231,23 @@ class Sim:
         total_income = sums.sum()
         rec.add("income_total_usd", total_income / max(hh.n, 1))
         rec.add("market_income_share", sums[IncomeSource.MARKET] / max(total_income, 1e-12))
+        province_income = by_province[:, :sources].sum(axis=1)
+        rec.add_groups(
+            "market_income_share",
+            by_province[:, IncomeSource.MARKET] / np.maximum(province_income, 1e-12),
+            "province",
+            geo.names,
+        )
         # Share of earning households living mostly off markets (at least three-quarters of
         # income): the quantity the 2017 in-country survey asked about.
-        earning, mostly_market = earners.sum(axis=0)
-        rec.add("households_mostly_market_share", mostly_market / max(earning, 1))
+        earning, mostly_market = earners.sum(axis=0).T
+        rec.add("households_mostly_market_share", mostly_market.sum() / max(earning.sum(), 1))
+        rec.add_groups(
+            "households_mostly_market_share",
+            mostly_market / np.maximum(earning, 1),
+            "province",
+            geo.names,
+        )
         rec.add("gini_income", gini(income))
         del income
         money = by_province[:, sources].sum()

@@ -30,12 +30,12 @@ def economy_sums(
 ):
     """For each block from ``first_block`` to ``end_block - 1``: per province and per household
     kind, the sums of each income column, of cash and the households (``by_province[b]``,
-    ``by_kind[b]``: columns income..., cash, count); ``earners[b]``, the households with income
-    and those of them with at least ``mostly`` of it from column ``market``. Also sets
+    ``by_kind[b]``: columns income..., cash, count); ``earners[b, g]``, province ``g``'s
+    households with income and those of them with at least ``mostly`` of it from column
+    ``market``. Also sets
     ``total_income[h]``, the household's income over all columns (float64, column by column)."""
     n, sources = income.shape
     for b in range(first_block, end_block):
-        earning = mostly_market = 0
         for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
             g, k = province[h], kind[h]
             total = 0.0
@@ -50,6 +50,5 @@ def economy_sums(
             by_province[b, g, sources + 1] += 1
             by_kind[b, k, sources + 1] += 1
             if total > 0:
-                earning += 1
-                mostly_market += income[h, market] >= mostly * total
-        earners[b, 0], earners[b, 1] = earning, mostly_market
+                earners[b, g, 0] += 1
+                earners[b, g, 1] += income[h, market] >= mostly * total

@@ -1,6 +1,7 @@
 """Experiments, plots and months: no silent nonsense.
 
-Every bad input to ``ensemble``, ``compare``, ``sensitivity``, ``calibrate``, ``validate`` and
+Every bad input to ``ensemble``, ``compare``, ``sensitivity``, ``calibrate``, ``screen``,
+``validate`` and
 ``plot`` (and a month outside the supported range for ``run``) ends before anything runs: exit
 code 2, one line on stderr naming the option (or file) and the reason, no traceback, nothing
 written under ``--out``. Inputs that look odd but are valid (a UTF-8 BOM, ``plot`` of an
@@ -41,6 +42,9 @@ FILES = {
     "window_reversed.toml": mean_target('window = ["2019-12", "2019-01"]\nvalue = 0.8\n'),
     "window_month_13.toml": mean_target('window = ["2019-13", "2019-12"]\nvalue = 0.8\n'),
     "window_outside_run.toml": mean_target('window = ["2017-01", "2017-12"]\nvalue = 0.8\n'),
+    "unknown_province.toml": mean_target(
+        'window = ["2019-01", "2019-12"]\nvalue = 0.8\nprovinces = { Atlantis = 1.0 }\n'
+    ),
     "years_reversed.toml": (
         '[[targets]]\nname = "a"\nkind = "yearly_total"\nindicator = "arrivals_south_korea"\n'
         'data = "arrivals"\nyears = [2019, 2001]\n'
@@ -145,12 +149,40 @@ CASES = {
         ["--targets {tmp}/missing.toml:", "no such targets file"],
     ),
     "shipped_targets_outside_a_short_run": (
-        ["calibrate", "baseline", *RUN[:2], "--start", "2012-01", "--end", "2019-06"],
-        ["the shipped targets.toml: targets[2].window:", "not inside the run's 2012-01..2019-06"],
+        ["calibrate", "history", *RUN[:2], "--start", "2002-01", "--end", "2019-12"],
+        [
+            "the shipped targets.toml: targets[1].window:",
+            "2001-01..2001-12 is not inside the run's 2002-01..2019-12",
+        ],
+    ),
+    "shipped_targets_need_the_history": (
+        ["calibrate", "baseline", *RUN[:2]],
+        ["the shipped targets.toml: targets[1].window:", "not inside the run's 2012-01..2025-12"],
+    ),
+    "targets_unknown_province": (
+        ["calibrate", "baseline", "--targets", "{file:unknown_province.toml}", *RUN],
+        ["targets[0].provinces:", "no province 'Atlantis'"],
+    ),
+    # screen
+    "screen_one_trajectory": (
+        ["screen", "--trajectories", "1"],
+        ["--trajectories 1:", "at least 2", "Morris needs two"],
+    ),
+    "screen_starts_too_late": (
+        ["screen", "baseline"],
+        ["--start '2012-01':", "the outputs begin in 2001-01"],
+    ),
+    "screen_ends_too_early": (
+        ["screen", "--end", "2015-12"],
+        ["--end '2015-12':", "the outputs end in 2019-12"],
     ),
     "calibrate_trials": (
-        ["calibrate", "baseline", "--trials", "0"],
+        ["calibrate", "history", "--trials", "0"],
         ["--trials 0:", "at least 1"],
+    ),
+    "calibrate_seeds": (
+        ["calibrate", "history", "--seeds", "0"],
+        ["--seeds 0:", "at least 1"],
     ),
     "calibrate_duplicate_parameter": (
         ["calibrate", "baseline", "--params", "defection.base_hazard,defection.base_hazard"],

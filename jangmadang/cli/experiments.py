@@ -289,8 +289,12 @@ def sensitivity(
 def calibrate(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario name or TOML file.")],
     params: Annotated[
-        str, typer.Option(help="Comma-separated parameters to fit (section.name).")
-    ] = "defection.base_hazard,defection.guard_tightening_per_year,remittances.remitter_share",
+        str | None,
+        typer.Option(
+            help="Comma-separated parameters to fit (section.name); default: those the joint "
+            "calibration fits."
+        ),
+    ] = None,
     targets: Annotated[
         Path | None, typer.Option(help="Targets TOML (default: the shipped targets.toml).")
     ] = None,
@@ -312,13 +316,14 @@ def calibrate(
     The study (OUT/calibration/<scenario>-<hash>/) is named by the scenario, run options,
     parameters and targets: the same command resumes it, other settings start another."""
     from jangmadang.experiments import checks
-    from jangmadang.experiments.calibration import TargetsError, check_inputs
+    from jangmadang.experiments.calibration import FITTED, TargetsError, check_inputs
     from jangmadang.experiments.calibration import calibrate as run_calibration
 
     with _reported():
         loaded, options = _resolved(scenario, population, seed, start, end)
         try:
-            chosen = check_inputs(loaded, _split(params), targets, trials)[0]["names"]
+            fitted = list(FITTED) if params is None else _split(params)
+            chosen = check_inputs(loaded, fitted, targets, trials)[0]["names"]
         except TargetsError as exc:  # a file given on the command line is named as an option
             shown = "--targets " if targets is not None else ""
             raise ScenarioError(

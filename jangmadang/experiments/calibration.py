@@ -32,15 +32,33 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from jangmadang.experiments import checks
 from jangmadang.experiments.ensemble import resolve
-from jangmadang.experiments.runner import keyed, run_batch, using_client
+from jangmadang.experiments.runner import keyed, member_seeds, run_batch, using_client
 from jangmadang.experiments.sensitivity import point_scenario, problem
 from jangmadang.module import ParameterModel
 from jangmadang.modules.defection import load_arrivals
-from jangmadang.scenario import Problem, Scenario, ScenarioError, _key, _reason
+from jangmadang.modules.population import Geography
+from jangmadang.scenario import Problem, Scenario, ScenarioError, _key, _reason, with_overrides
 from jangmadang.store import scenario_to_toml
 from jangmadang.timeline import Month, format_month
 
 DATA_SERIES = {"arrivals": load_arrivals}
+# The parameters the joint calibration fits (``jangmadang calibrate history``): the nine most
+# influential assumptions of the Morris screening (``jangmadang screen``; the tenth, the
+# harvest level, is the FAO/WFP normal by definition), the hazard's level and the markets'
+# tolerance in 2001, which set the two ends of the arrivals and of the informal income share.
+FITTED = (
+    "loyalty.punishment_effect",
+    "food.price_supply_flexibility",
+    "markets.exports_usd_per_capita",
+    "markets.donju_capacity",
+    "official_economy.farmer_wage_multiplier",
+    "markets.wealth_spending_share",
+    "defection.tied_multiplier",
+    "markets.donju_capital_elasticity",
+    "defection.tumen_multiplier",
+    "defection.base_hazard",
+    "markets.tolerance",
+)
 KINDS = ("yearly_total", "mean", "range")
 
 
@@ -80,14 +98,22 @@ class YearlyTotal(_Target):
         return years
 
 
-class Mean(_Target):
-    """The mean of a national indicator over a window against a value."""
+class _Window(_Target):
+    """A target measured as the mean over a window: of the national series, or with
+    ``provinces``, of the provinces' series weighted as given (to compare like with like when
+    the observation comes from a sample of some provinces more than others)."""
 
-    kind: Literal["mean"]
     window: list[Month] = Field(min_length=2, max_length=2)
-    value: float
+    provinces: dict[str, Annotated[float, Field(gt=0)]] = {}
 
     _window_ordered = field_validator("window")(_ordered)
+
+
+class Mean(_Window):
+    """The mean of an indicator over a window against a value."""
+
+    kind: Literal["mean"]
+    value: float
 
     @field_validator("value")
     @classmethod
@@ -97,15 +123,12 @@ class Mean(_Target):
         return value
 
 
-class Range(_Target):
+class Range(_Window):
     """The same mean against a band ``[low, high]`` (no cost inside it)."""
 
     kind: Literal["range"]
-    window: list[Month] = Field(min_length=2, max_length=2)
     low: float = Field(gt=0)  # errors are relative to the bounds
     high: float
-
-    _window_ordered = field_validator("window")(_ordered)
 
     @field_validator("high")
     @classmethod
@@ -181,6 +204,7 @@ def _target_problem(error: dict) -> tuple[str, str]:
 def _unmeasurable(targets: list, scenario: Scenario) -> list[tuple[str, str]]:
     """Targets the scenario's runs cannot measure: they would cost a flat penalty or NaN."""
     known, problems = checks.national_indicators(), []
+    provinces = Geography.load().names
     months = f"{format_month(scenario.start)}..{format_month(scenario.end)}"
     complete = range(
         scenario.start.year + (scenario.start.month > 1),
@@ -200,16 +224,23 @@ def _unmeasurable(targets: list, scenario: Scenario) -> list[tuple[str, str]]:
                         f"{months} cover completely",
                     )
                 )
-        elif t.window[0] < scenario.start or t.window[1] > scenario.end:
+            continue
+        if t.window[0] < scenario.start or t.window[1] > scenario.end:
             span = "..".join(map(format_month, t.window))
             problems.append((f"targets[{i}].window", f"{span} is not inside the run's {months}"))
+        unknown = sorted(set(t.provinces) - set(provinces))
+        if unknown:
+            problems.append(
+                (f"targets[{i}].provinces", f"no province {', '.join(map(repr, unknown))}")
+            )
     return problems
 
 
 def simulated(target, results: pd.DataFrame, scale: float):
     """The simulated counterpart of a target: yearly totals at 1:1 (a Series by year) or a
-    window mean (a float)."""
-    national = results[(results.indicator == target.indicator) & (results.dimension == "all")]
+    window mean (a float), weighted over provinces if the target names them."""
+    rows = results[results.indicator == target.indicator]
+    national = rows[rows.dimension == "all"]
     if isinstance(target, YearlyTotal):
         first, last = target.years
         by_year = national.groupby(national.date.dt.year)["value"].agg(["sum", "count"])
@@ -218,8 +249,15 @@ def simulated(target, results: pd.DataFrame, scale: float):
         ]
         return by_year["sum"] / scale
     start, end = (pd.Timestamp(month) for month in target.window)
-    window = national[(national.date >= start) & (national.date <= end)]
-    return float(window.value.mean()) if len(window) else np.nan
+    rows = rows[(rows.date >= start) & (rows.date <= end)]
+    if not target.provinces:
+        window = rows[rows.dimension == "all"]
+        return float(window.value.mean()) if len(window) else np.nan
+    by_province = rows[rows.dimension == "province"].groupby("group")["value"].mean()
+    weights = pd.Series(target.provinces)
+    if not weights.index.isin(by_province.index).all():
+        return np.nan
+    return float((by_province[weights.index] * weights).sum() / weights.sum())
 
 
 def target_loss(target, results: pd.DataFrame, scale: float) -> float:
@@ -262,6 +300,7 @@ class Calibration:
     trials: int
     scenario_path: Path
     report_path: Path
+    fit: pd.DataFrame  # every target (a row a year for a yearly one): see fit_table
 
 
 def calibrate(
@@ -270,6 +309,7 @@ def calibrate(
     *,
     targets: str | Path | None = None,
     trials: int = 40,
+    seeds: int = 3,
     batch: int | None = None,
     out: str | Path = "results",
     workers: int | None = None,
@@ -279,11 +319,13 @@ def calibrate(
     **run_options,
 ) -> Calibration:
     """Run ``trials`` more trials (the study with these settings resumes if it exists) and
-    write the outputs."""
+    write the outputs; the fit report runs the scenario's values and the best ones on
+    ``seeds`` seeds each."""
     import optuna
 
     base = resolve(scenario, **run_options)
     spec, target_list = check_inputs(base, params, targets, trials)
+    checks.at_least("seeds", seeds, 1)
     if batch is not None:
         checks.at_least("batch", batch, 1)
     if client is None:
@@ -331,25 +373,28 @@ def calibrate(
             done += len(asked)
             if progress:
                 progress(done, trials)
+        best = opt.best_trial
+        runs = _report_runs(c, base, {"default": defaults, "best": best.params}, seeds)
 
     finished = [t for t in opt.trials if t.value is not None]
     default_trials = [t for t in finished if t.user_attrs.get("default")]
     default_loss = default_trials[0].value if default_trials else np.nan
-    best = opt.best_trial
     scenario_path = _write_scenario(folder, scenario, base, best.params)
+    table = fit_table(target_list, runs, scale)
+    table.to_csv(folder / "fit.csv", index=False)
     report_path = _write_report(
-        folder,
-        base,
-        target_list,
-        defaults,
-        best.params,
+        folder, base, defaults, best.params, default_loss, best.value, len(finished), table
+    )
+    _plot_fit(folder / "fit.png", target_list, runs, scale)
+    return Calibration(
+        name,
+        dict(best.params),
         default_loss,
         best.value,
         len(finished),
-        scale,
-    )
-    return Calibration(
-        name, dict(best.params), default_loss, best.value, len(finished), scenario_path, report_path
+        scenario_path,
+        report_path,
+        table,
     )
 
 
@@ -390,40 +435,109 @@ def _write_scenario(folder: Path, spec, base: Scenario, best: dict[str, float]) 
     return path
 
 
-def _write_report(
-    folder, base, targets, defaults, best, default_loss, best_loss, n_trials, scale
-) -> Path:
-    """Rerun the default and best values once to show every target, simulated vs observed."""
-    from jangmadang.sim import Sim
+def _report_runs(client, base: Scenario, values: dict[str, dict], seeds: int) -> dict:
+    """Results of each set of values (label -> parameter values) on ``seeds`` seeds, the same
+    for every set: label -> list of results."""
+    labels = list(values)
+    scenarios = [
+        with_overrides(point_scenario(base, list(v), np.array(list(v.values()))), {"seed": seed})
+        for v in values.values()
+        for seed in member_seeds(base.seed, seeds)
+    ]
+    runs: dict[str, list] = {label: [None] * seeds for label in labels}
 
-    runs = {
-        "default": Sim(point_scenario(base, list(defaults), np.array(list(defaults.values()))))
-        .run()
-        .results,
-        "best": Sim(point_scenario(base, list(best), np.array(list(best.values())))).run().results,
-    }
+    def keep(i: int, results: pd.DataFrame, _wall: float) -> None:
+        runs[labels[i // seeds]][i % seeds] = results
+
+    run_batch(client, scenarios, keep)
+    return runs
+
+
+def fit_table(targets: list, runs: dict[str, list], scale: float) -> pd.DataFrame:
+    """Each target against the runs of the scenario's values and of the best ones: observed,
+    the band it may lie in (observed widened by the tolerance), the mean over seeds with its
+    90% band (5th to 95th percentile), and whether the best values' mean is inside. A
+    yearly target has a row a year."""
+    rows = []
+    for t in targets:
+        sims = {label: [simulated(t, r, scale) for r in results] for label, results in runs.items()}
+        observed = _observed(t)
+        if isinstance(t, YearlyTotal):
+            items = [
+                (
+                    str(y),
+                    float(observed[y]),
+                    {k: [s.get(y, np.nan) for s in v] for k, v in sims.items()},
+                )
+                for y in observed.index
+            ]
+        else:
+            items = [("", observed, sims)]
+        for when, value, by_label in items:
+            if isinstance(t, Range):
+                low, high = t.low * (1 - t.tolerance), t.high * (1 + t.tolerance)
+                shown = f"{t.low:g}-{t.high:g}"
+            else:
+                low, high = value * (1 - t.tolerance), value * (1 + t.tolerance)
+                low, high = min(low, high), max(low, high)
+                shown = f"{value:.4g}"
+            best = np.array(by_label["best"], dtype=float)
+            default = np.array(by_label["default"], dtype=float)
+            rows.append(
+                {
+                    "target": t.name,
+                    "year": when,
+                    "observed": shown,
+                    "low": low,
+                    "high": high,
+                    "default": float(np.mean(default)),
+                    "best": float(np.mean(best)),
+                    "best_5": float(np.percentile(best, 5)),
+                    "best_95": float(np.percentile(best, 95)),
+                    "inside": bool(low <= np.mean(best) <= high),
+                    "source": t.source,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _write_report(folder, base, defaults, best, default_loss, best_loss, n_trials, table) -> Path:
     lines = [
         f"# Calibration of {base.name}",
         "",
-        f"{n_trials} trials; loss {default_loss:.4g} with the scenario's values, {best_loss:.4g} at the best.",
+        f"{n_trials} trials; loss {default_loss:.4g} with the scenario's values, "
+        f"{best_loss:.4g} at the best.",
         "",
         "| parameter | scenario value | best |",
         "|---|---:|---:|",
         *(f"| {p} | {defaults[p]:.4g} | {best[p]:.4g} |" for p in defaults),
         "",
-        "| target | observed | default | best | loss (default -> best) |",
-        "|---|---:|---:|---:|---:|",
+        "Each target with the best values: the mean over the seeds and its 90% band; inside "
+        "when the mean lies within the observation widened by the target's tolerance.",
+        "",
+        fit_markdown(table),
     ]
-    for t in targets:
-        observed = _observed(t)
-        sim_default, sim_best = (simulated(t, runs[k], scale) for k in ("default", "best"))
-        shown = [_brief(v) for v in (observed, sim_default, sim_best)]
-        change = f"{target_loss(t, runs['default'], scale):.3g} -> {target_loss(t, runs['best'], scale):.3g}"
-        lines.append(f"| {t.name} | {shown[0]} | {shown[1]} | {shown[2]} | {change} |")
     path = folder / "fit.md"
-    path.write_text("\n".join(lines) + "\n")
-    _plot_fit(folder / "fit.png", targets, runs, scale)
+    path.write_text("\n".join(lines))
     return path
+
+
+def fit_markdown(table: pd.DataFrame) -> str:
+    """The fit table as Markdown: a row a target (a row a year for a yearly one)."""
+    lines = [
+        f"{int(table.inside.sum())} of {len(table)} rows inside their tolerance.",
+        "",
+        "| target | observed | tolerated | scenario's values | best (90% band) | inside |",
+        "|---|---:|---:|---:|---:|:---:|",
+    ]
+    for row in table.itertuples():
+        name = f"{row.target} {row.year}".strip()
+        lines.append(
+            f"| {name} | {row.observed} | {row.low:.4g}-{row.high:.4g} | {row.default:.4g} | "
+            f"{row.best:.4g} ({row.best_5:.4g}-{row.best_95:.4g}) | "
+            f"{'yes' if row.inside else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _observed(target):
@@ -435,12 +549,6 @@ def _observed(target):
     if isinstance(target, Mean):
         return target.value
     return f"{target.low:g}-{target.high:g}"
-
-
-def _brief(value) -> str:
-    if isinstance(value, pd.Series):
-        return f"{value.sum():,.0f} in {len(value)} years" if len(value) else "-"
-    return value if isinstance(value, str) else f"{value:.3g}"
 
 
 def _plot_fit(path: Path, targets: list, runs: dict, scale: float) -> None:
@@ -457,11 +565,14 @@ def _plot_fit(path: Path, targets: list, runs: dict, scale: float) -> None:
             ax.plot(observed.index, observed.values, "s", color="black", ms=3, label="observed")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             for label, style in (("default", "--"), ("best", "-")):
-                series = simulated(t, runs[label], scale)
-                ax.plot(series.index, series.values, style, label=label)
+                seeds = pd.concat([simulated(t, r, scale) for r in runs[label]], axis=1)
+                ax.plot(seeds.index, seeds.mean(axis=1), style, label=label)
+                if label == "best":
+                    low, high = seeds.quantile(0.05, axis=1), seeds.quantile(0.95, axis=1)
+                    ax.fill_between(seeds.index, low, high, alpha=0.2, label="90% band")
         else:
-            values = [simulated(t, runs[k], scale) for k in ("default", "best")]
-            ax.bar(["default", "best"], values, color=["tab:grey", "tab:blue"])
+            values = [np.mean([simulated(t, r, scale) for r in runs[k]]) for k in runs]
+            ax.bar(list(runs), values, color=["tab:grey", "tab:blue"])
             if isinstance(t, Mean):
                 ax.axhline(t.value, color="black", lw=1, label="observed")
             else:
