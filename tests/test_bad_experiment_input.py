@@ -180,6 +180,10 @@ CASES = {
         ["calibrate", "history", "--trials", "0"],
         ["--trials 0:", "at least 1"],
     ),
+    "calibrate_span": (
+        ["calibrate", "history", "--span", "1.5"],
+        ["--span 1.5:", "must be above 0 and at most 1"],
+    ),
     "calibrate_seeds": (
         ["calibrate", "history", "--seeds", "0"],
         ["--seeds 0:", "at least 1"],

@@ -54,4 +54,4 @@ def test_influence_is_relative_mu_star_averaged_over_outputs():
     assert ranking.moves_most.tolist() == ["b", "a"]
     assert ranking.range.iloc[1] == list(evidence.load()["food.harvest_sd"].range)
     text = ranking_markdown(ranking, "jangmadang screen")
-    assert "| 1 | loyalty.lecture_effect | 1 | b |" in text
+    assert "| 1 | loyalty.lecture_effect | 1 | b | 0-0.02 | neither |" in text

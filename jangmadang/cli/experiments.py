@@ -302,6 +302,13 @@ def calibrate(
     seeds: Annotated[
         int, typer.Option(help="Seeds the fit report runs the best and the scenario's values on.")
     ] = 3,
+    span: Annotated[
+        float,
+        typer.Option(
+            help="Search each parameter within this fraction of its range around the "
+            "scenario's value (1: the whole range)."
+        ),
+    ] = 1.0,
     workers: Workers = None,
     scheduler: Scheduler = None,
     population: Population = None,
@@ -323,13 +330,12 @@ def calibrate(
         loaded, options = _resolved(scenario, population, seed, start, end)
         try:
             fitted = list(FITTED) if params is None else _split(params)
-            chosen = check_inputs(loaded, fitted, targets, trials)[0]["names"]
+            chosen = check_inputs(loaded, fitted, targets, trials, seeds, span)[0]["names"]
         except TargetsError as exc:  # a file given on the command line is named as an option
             shown = "--targets " if targets is not None else ""
             raise ScenarioError(
                 [Problem(shown + p.source, p.key, p.reason) for p in exc.problems]
             ) from None
-        checks.at_least("seeds", seeds, 1)
         checks.cluster(workers, scheduler)
         check_out(out)
         with _progress("calibration trials") as progress:
@@ -339,6 +345,7 @@ def calibrate(
                 targets=targets,
                 trials=trials,
                 seeds=seeds,
+                span=span,
                 out=out,
                 workers=workers,
                 scheduler=scheduler,

@@ -44,8 +44,9 @@ from jangmadang.timeline import Month, format_month
 DATA_SERIES = {"arrivals": load_arrivals}
 # The parameters the joint calibration fits (``jangmadang calibrate history``): the nine most
 # influential assumptions of the Morris screening (``jangmadang screen``; the tenth, the
-# harvest level, is the FAO/WFP normal by definition), the hazard's level and the markets'
-# tolerance in 2001, which set the two ends of the arrivals and of the informal income share.
+# harvest level, is the FAO/WFP normal by definition), the hazard's level and the brokers'
+# network's reach, which set the arrivals' level and rise, and the markets' tolerance in 2001,
+# which sets the informal income share at the start.
 FITTED = (
     "loyalty.punishment_effect",
     "food.price_supply_flexibility",
@@ -57,6 +58,7 @@ FITTED = (
     "markets.donju_capital_elasticity",
     "defection.tumen_multiplier",
     "defection.base_hazard",
+    "defection.network_half_reach",
     "markets.tolerance",
 )
 KINDS = ("yearly_total", "mean", "range")
@@ -282,12 +284,15 @@ def loss(targets: list, results: pd.DataFrame, scale: float) -> float:
     return float((weights * losses).sum() / weights.sum())
 
 
-def check_inputs(base: Scenario, params, targets, trials: int):
+def check_inputs(base: Scenario, params, targets, trials: int, seeds: int = 1, span: float = 1.0):
     """A calibration's inputs, checked before a study is made; returns the parameters' problem
     (bounds) and the targets."""
     spec = problem(params)
     target_list = load_targets(targets, base)
     checks.at_least("trials", trials, 1)
+    checks.at_least("seeds", seeds, 1)
+    if not 0 < span <= 1:
+        raise checks.BadInput("span", "must be above 0 and at most 1", span)
     return spec, target_list
 
 
@@ -310,6 +315,7 @@ def calibrate(
     targets: str | Path | None = None,
     trials: int = 40,
     seeds: int = 3,
+    span: float = 1.0,
     batch: int | None = None,
     out: str | Path = "results",
     workers: int | None = None,
@@ -320,12 +326,13 @@ def calibrate(
 ) -> Calibration:
     """Run ``trials`` more trials (the study with these settings resumes if it exists) and
     write the outputs; the fit report runs the scenario's values and the best ones on
-    ``seeds`` seeds each."""
+    ``seeds`` seeds each. With ``span`` below 1, each parameter is searched within that
+    fraction of its plausible range on either side of the scenario's value (a local
+    refinement: a few dozen trials cannot cover a dozen whole ranges)."""
     import optuna
 
     base = resolve(scenario, **run_options)
-    spec, target_list = check_inputs(base, params, targets, trials)
-    checks.at_least("seeds", seeds, 1)
+    spec, target_list = check_inputs(base, params, targets, trials, seeds, span)
     if batch is not None:
         checks.at_least("batch", batch, 1)
     if client is None:
@@ -336,6 +343,7 @@ def calibrate(
         params=spec["names"],
         targets=[t.model_dump(mode="json") for t in target_list],
         sampler="TPE",
+        span=span,
     )
     folder = Path(out) / "calibration" / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -350,6 +358,10 @@ def calibrate(
         sampler=optuna.samplers.TPESampler(seed=base.seed),
     )
     defaults = {p: float(getattr(getattr(base, p.split(".")[0]), p.split(".")[1])) for p in params}
+    searched = [
+        (max(low, defaults[p] - span * (high - low)), min(high, defaults[p] + span * (high - low)))
+        for p, (low, high) in zip(params, spec["bounds"], strict=True)
+    ]
     if not opt.trials:
         opt.enqueue_trial(defaults, user_attrs={"default": True})
     scale = base.population.effective_scale
@@ -360,10 +372,7 @@ def calibrate(
         while done < trials:
             asked = [opt.ask() for _ in range(min(batch, trials - done))]
             points = [
-                [
-                    t.suggest_float(p, *bounds)
-                    for p, bounds in zip(params, spec["bounds"], strict=True)
-                ]
+                [t.suggest_float(p, *bounds) for p, bounds in zip(params, searched, strict=True)]
                 for t in asked
             ]
             scenarios = [point_scenario(base, params, np.array(v)) for v in points]
@@ -454,10 +463,11 @@ def _report_runs(client, base: Scenario, values: dict[str, dict], seeds: int) ->
 
 
 def fit_table(targets: list, runs: dict[str, list], scale: float) -> pd.DataFrame:
-    """Each target against the runs of the scenario's values and of the best ones: observed,
-    the band it may lie in (observed widened by the tolerance), the mean over seeds with its
-    90% band (5th to 95th percentile), and whether the best values' mean is inside. A
-    yearly target has a row a year."""
+    """Each target against the runs (``runs["best"]``, a list over seeds, and optionally
+    ``runs["default"]``, the scenario's values): observed, the band it may lie in (observed
+    widened by the tolerance), the mean over seeds with its 90% band (5th to 95th
+    percentile), and whether the best values' mean is inside. A yearly target has a row a
+    year."""
     rows = []
     for t in targets:
         sims = {label: [simulated(t, r, scale) for r in results] for label, results in runs.items()}
@@ -482,7 +492,7 @@ def fit_table(targets: list, runs: dict[str, list], scale: float) -> pd.DataFram
                 low, high = min(low, high), max(low, high)
                 shown = f"{value:.4g}"
             best = np.array(by_label["best"], dtype=float)
-            default = np.array(by_label["default"], dtype=float)
+            default = np.array(by_label.get("default", [np.nan]), dtype=float)
             rows.append(
                 {
                     "target": t.name,
@@ -524,16 +534,20 @@ def _write_report(folder, base, defaults, best, default_loss, best_loss, n_trial
 
 def fit_markdown(table: pd.DataFrame) -> str:
     """The fit table as Markdown: a row a target (a row a year for a yearly one)."""
+    both = table.default.notna().any()  # else only one set of values was run
     lines = [
         f"{int(table.inside.sum())} of {len(table)} rows inside their tolerance.",
         "",
-        "| target | observed | tolerated | scenario's values | best (90% band) | inside |",
-        "|---|---:|---:|---:|---:|:---:|",
+        "| target | observed | tolerated |"
+        + (" scenario's values | best (90% band) |" if both else " simulated (90% band) |")
+        + " inside |",
+        "|---|---:|---:|" + ("---:|" if both else "") + "---:|:---:|",
     ]
     for row in table.itertuples():
         name = f"{row.target} {row.year}".strip()
+        default = f" {row.default:.4g} |" if both else ""
         lines.append(
-            f"| {name} | {row.observed} | {row.low:.4g}-{row.high:.4g} | {row.default:.4g} | "
+            f"| {name} | {row.observed} | {row.low:.4g}-{row.high:.4g} |{default} "
             f"{row.best:.4g} ({row.best_5:.4g}-{row.best_95:.4g}) | "
             f"{'yes' if row.inside else 'no'} |"
         )

@@ -202,20 +202,28 @@ def rank(indices: pd.DataFrame) -> pd.DataFrame:
 
 def ranking_markdown(ranking: pd.DataFrame, command: str, top: int = 10) -> str:
     """The ``top`` most influential assumptions as Markdown, each marked fitted (by the joint
-    calibration, ``calibration.FITTED``) or not."""
+    calibration, ``calibration.FITTED``), sourced (the ledger now gives it a source other than
+    an assumption) or neither."""
     from jangmadang.experiments.calibration import FITTED
 
+    entries = evidence.load()
     lines = [
         f"Made with `{command}`.",
         "",
-        "| rank | assumption | influence | moves most | range | fitted |",
-        "|---:|---|---:|---|---|:---:|",
+        "| rank | assumption | influence | moves most | range | fitted or sourced |",
+        "|---:|---|---:|---|---|---|",
     ]
     for i, row in enumerate(ranking.head(top).itertuples(), 1):
         low, high = row.range
-        fitted = "yes" if row.parameter in FITTED else "no"
+        entry = entries[row.parameter]
+        if row.parameter in FITTED:
+            status = "fitted"
+        elif entry.kind != "assumption":
+            status = f"sourced ({entry.source})"
+        else:
+            status = "neither"
         lines.append(
             f"| {i} | {row.parameter} | {row.influence:.3g} | {row.moves_most} | "
-            f"{low:g}-{high:g} | {fitted} |"
+            f"{low:g}-{high:g} | {status} |"
         )
     return "\n".join(lines) + "\n"

@@ -52,17 +52,17 @@ OFFICIAL_ROLES = (Role.MANAGER, Role.PARTY_SECRETARY, Role.OFFICIAL, Role.MSS_AG
 
 
 class DefectionParams(ParameterModel):
-    base_hazard: float = Field(2.45e-5, ge=0, le=0.01)
-    tumen_multiplier: float = Field(25.0, ge=1, le=200)
+    base_hazard: float = Field(3.52e-5, ge=0, le=0.01)
+    tumen_multiplier: float = Field(12.9, ge=1, le=200)
     yalu_multiplier: float = Field(3.0, ge=1, le=200)
     restricted_multiplier: float = Field(0.5, ge=0, le=1)
     closed_multiplier: float = Field(0.03, ge=0, le=1)
     crackdown_start: Month = date(2011, 9, 1)
     crackdown_multiplier: float = Field(0.48, ge=0, le=1)
     guard_tightening_per_year: float = Field(0.08, ge=0, le=0.5)
-    network_half_reach: float = Field(3_000.0, gt=0)
+    network_half_reach: float = Field(4_550.0, gt=0)
     network_memory_months: float = Field(24.0, ge=1, le=240)
-    tied_multiplier: float = Field(0.12, ge=0, le=1)
+    tied_multiplier: float = Field(0.244, ge=0, le=1)
     official_multiplier: float = Field(0.02, ge=0, le=1)
     relatives_abroad_multiplier: float = Field(6.0, ge=1, le=50)
     food_insecure_multiplier: float = Field(2.0, ge=1, le=10)

@@ -43,7 +43,7 @@ class FoodParams(ParameterModel):
     need_kg_per_person: float = Field(14.5, gt=0, le=40)
     price_usd_per_kg: float = Field(0.29, gt=0)
     price_money_elasticity: float = Field(0.5, ge=0, le=2)
-    price_supply_flexibility: float = Field(2.0, ge=0, le=10)
+    price_supply_flexibility: float = Field(1.83, ge=0, le=10)
     seasonal_amplitude: float = Field(0.15, ge=0, le=0.9)
     import_share: float = Field(0.1, ge=0, le=1)
     harvest_sd: float = Field(0.07, ge=0, le=1)

@@ -77,7 +77,7 @@ class LoyaltyParams(ParameterModel):
     rally_backfire: float = Field(0.03, ge=0, le=0.5)
     neighbour_confidence: float = Field(0.2, ge=0, le=1)
     neighbour_pull: float = Field(0.05, ge=0, le=1)
-    punishment_effect: float = Field(0.01, ge=0, le=0.2)
+    punishment_effect: float = Field(0.00753, ge=0, le=0.2)
     base_fear: float = Field(0.7, ge=0, le=1)
     fear_per_punishment: float = Field(0.05, ge=0, le=1)
     fear_decay: float = Field(0.1, ge=0, le=1)

@@ -32,7 +32,7 @@ PDS_YEAR_START = HARVEST_MONTH % 12 + 1  # November: the new harvest's grain is 
 
 class OfficialEconomyParams(ParameterModel):
     wage_usd: float = Field(5.0, ge=0)
-    farmer_wage_multiplier: float = Field(0.5, ge=0, le=5)
+    farmer_wage_multiplier: float = Field(0.425, ge=0, le=5)
     cadre_wage_multiplier: float = Field(2.0, ge=0, le=20)
     mss_wage_multiplier: float = Field(1.0, ge=0, le=20)
     ration_kg_per_person: float = Field(9.0, ge=0, le=30)
