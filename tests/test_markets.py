@@ -114,6 +114,20 @@ def test_a_crackdown_shrinks_the_market_over_months_and_pushes_traders_out(tmp_p
     assert hit.series("market_confiscation_usd")["2012-04-01"] > 0
 
 
+def test_markets_not_tolerated_at_all_sell_a_trickle_at_high_prices():
+    """Tolerance 0 from the start (its range's low end, which the screening samples): the
+    market's scale is 0, yet goods on offer stay positive, so prices stay finite (a division
+    by zero before)."""
+    window = {"population": {"persons": 2_000}, "start": "2012-01", "end": "2012-06"}
+    low = jm.Sim(jm.load_scenario("baseline", {**window, "markets": {"tolerance": 0.0}})).run()
+    full = jm.Sim(jm.load_scenario("baseline", window)).run()
+    assert low.series("market_scale").eq(0).all()
+    price = low.series("goods_price_index")
+    assert np.isfinite(price).all() and (price > 10 * full.series("goods_price_index")).all()
+    # What markets still sell is food and second-hand goods, not the goods trade.
+    assert (low.series("market_sales_usd") < 0.25 * full.series("market_sales_usd")).all()
+
+
 def test_fee_paying_traders_earn_at_least_the_wage_plus_the_fee(baseline):
     late = slice("2013-01", "2013-12")
     income = baseline.series("income_per_fee_payer_usd")[late].mean()

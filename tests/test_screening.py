@@ -55,3 +55,29 @@ def test_influence_is_relative_mu_star_averaged_over_outputs():
     assert ranking.range.iloc[1] == list(evidence.load()["food.harvest_sd"].range)
     text = ranking_markdown(ranking, "jangmadang screen")
     assert "| 1 | loyalty.lecture_effect | 1 | b | 0-0.02 | neither |" in text
+
+
+def test_a_screening_ranks_what_moves_the_outputs_and_resumes(client, tmp_path, monkeypatch):
+    """Three assumptions, two trajectories (8 runs of the history at 20,000 persons): the
+    hazard of leaving must move arrivals more than the lectures' effect does, and the
+    markets' tolerance the informal income share of 2001-2002 most; a second
+    call finds every run stored and runs none."""
+    from jangmadang.experiments import screening
+
+    chosen = ["defection.base_hazard", "loyalty.lecture_effect", "markets.tolerance"]
+    monkeypatch.setattr(screening, "assumptions", lambda: chosen)
+    first = screening.screen(population=20_000, out=tmp_path, client=client)
+    stored = next((tmp_path / "screening").glob("*/outputs.csv"))
+    assert len(pd.read_csv(stored)) == 2 * (len(chosen) + 1)
+    arrivals = first.indices[first.indices.output == "arrivals 2008-2009"].set_index("parameter")
+    assert arrivals.mu_star["defection.base_hazard"] > arrivals.mu_star["loyalty.lecture_effect"]
+    share = first.indices[first.indices.output == "informal income share 2001-2002"]
+    assert share.set_index("parameter").relative.idxmax() == "markets.tolerance"
+    assert set(first.ranking.parameter) == set(chosen)
+
+    def no_runs(*_args, **_kwargs):
+        raise AssertionError("a stored screening ran again")
+
+    monkeypatch.setattr(screening, "run_batch", lambda c, scenarios, keep: scenarios and no_runs())
+    again = screening.screen(population=20_000, out=tmp_path, client=client)
+    pd.testing.assert_frame_equal(again.indices, first.indices)

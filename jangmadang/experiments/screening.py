@@ -145,7 +145,8 @@ def screen(
     stored = folder / "outputs.csv"
     columns = ["point", *(o[0] for o in OUTPUTS)]
     done = pd.read_csv(stored) if stored.exists() else pd.DataFrame(columns=columns)
-    todo = [i for i in range(len(points)) if i not in set(done.point)]
+    seen = set(done.point)
+    todo = [i for i in range(len(points)) if i not in seen]
     if not stored.exists():
         done.to_csv(stored, index=False)
     finished = len(points) - len(todo)

@@ -42,6 +42,8 @@ from jangmadang.state import (
     sorted_distinct,
 )
 
+MIN_ON_OFFER = 1e-6  # goods on offer, relative to an open border with full tolerance
+
 
 def propensity_share(propensity: np.ndarray) -> np.ndarray:
     """A stored propensity (1-255) as a share in (0, 1): the mid-point of its step."""
@@ -152,7 +154,9 @@ class Markets(Module):
         if self.reference is None:  # the market of full tolerance: sales meet desire
             self.reference = (desired.sum() / volume ** (1 - p.goods_price_flexibility), money)
         reference_sales, reference_money = self.reference
-        on_offer = volume * self.scale * sim.currency.market_open_share
+        # A market that is not tolerated at all, or closed, still sells a trickle of goods at
+        # very high prices (and the price index stays finite).
+        on_offer = max(volume * self.scale * sim.currency.market_open_share, MIN_ON_OFFER)
         money_factor = (money / reference_money) ** p.goods_price_money_elasticity
         self.price_index = money_factor * on_offer ** (-p.goods_price_flexibility)
         sales_value = reference_sales * on_offer ** (1 - p.goods_price_flexibility) * money_factor
