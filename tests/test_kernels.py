@@ -18,6 +18,7 @@ from jangmadang.kernels import (
     in_blocks,
     indices_below,
     n_blocks,
+    normal,
     rank_weighted_sums,
     uniform32,
     uniform64,
@@ -111,6 +112,32 @@ def test_uniform64_is_the_top_53_bits():
     key = streams.key(1, "test", date(2020, 1, 1), "uniformity")
     want = [(bits >> 11) / 2**53 for bits in splitmix64(int(key), 1000)]
     np.testing.assert_array_equal(draw64(key, 1000), want)
+
+
+@njit
+def draw_normal(key, n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = normal(key, i)
+    return out
+
+
+def test_normals_are_standard_normal_and_independent():
+    n = 1_000_000
+    key = streams.key(1, "test", date(2020, 1, 1), "normality")
+    z = draw_normal(key, n)
+    assert np.isfinite(z).all() and np.abs(z).max() < 7
+    assert abs(z.mean()) < 5 / math.sqrt(n)
+    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
+    assert stats.kstest(z, "norm").pvalue > 1e-4
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / math.sqrt(n)
+    bits = splitmix64(int(key), 3)  # Box-Muller from the two halves of each 64-bit draw
+    want = [
+        math.sqrt(-2 * math.log(((b >> 32) + 0.5) / 2**32))
+        * math.cos(2 * math.pi * (b & 0xFFFFFFFF) / 2**32)
+        for b in bits
+    ]
+    np.testing.assert_allclose(z[:3], want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("n", [0, 1, 200_001])
