@@ -172,16 +172,52 @@ def take(values: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def rank_weighted_sums(ordered):
-    """``ordered.sum()`` and ``(arange(1, n + 1) * ordered).sum()`` in one pass, each summed
-    within fixed blocks of ``BLOCK`` values and then block by block (for the Gini
-    coefficient)."""
+def rank_weighted_sums(first, second):
+    """``ordered.sum()`` and ``(arange(1, n + 1) * ordered).sum()`` in one pass, where
+    ``ordered`` is the merge of the two ascending arrays ``first`` and ``second`` (one may be
+    empty), each summed within fixed blocks of ``BLOCK`` values of the merge and then block by
+    block (for the Gini coefficient). Equal values are interchangeable, so the sums are those
+    of one sort of both arrays, to the bit."""
+    n = len(first) + len(second)
     total = weighted = 0.0
-    for lo in range(0, len(ordered), BLOCK):
+    i = j = 0
+    for lo in range(0, n, BLOCK):
         block_total = block_weighted = 0.0
-        for i in range(lo, min(lo + BLOCK, len(ordered))):
-            block_total += ordered[i]
-            block_weighted += (i + 1) * ordered[i]
+        for rank in range(lo, min(lo + BLOCK, n)):
+            if j >= len(second) or (i < len(first) and first[i] <= second[j]):
+                value = first[i]
+                i += 1
+            else:
+                value = second[j]
+                j += 1
+            block_total += value
+            block_weighted += (rank + 1) * value
         total += block_total
         weighted += block_weighted
     return total, weighted
+
+
+@njit(nogil=True, cache=True)
+def _block_group_sums(first_block, end_block, partial, codes, weights):
+    """Sums of ``weights`` by code within each block of ``BLOCK`` items (codes outside
+    ``0 .. n_groups - 1`` are skipped, as ``np.bincount(...)[:n_groups]`` drops them)."""
+    n_groups = partial.shape[1]
+    for block in range(first_block, end_block):
+        row = partial[block]
+        for i in range(block * BLOCK, min((block + 1) * BLOCK, len(codes))):
+            code = codes[i]
+            if 0 <= code < n_groups:
+                row[code] += weights[i]
+
+
+def group_sums(codes: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
+    """``np.bincount(codes, weights, minlength=n_groups)[:n_groups]`` (float64) on several
+    threads: partial sums per fixed block of items, added block by block, so the result does
+    not depend on the number of threads. Booleans are summed as 0 and 1."""
+    if codes.dtype == np.bool_:
+        codes = codes.view(np.uint8)
+    if weights.dtype == np.bool_:
+        weights = weights.view(np.uint8)
+    partial = np.zeros((n_blocks(len(codes)), n_groups))
+    in_blocks(_block_group_sums, len(codes), partial, codes, weights)
+    return partial.sum(axis=0)

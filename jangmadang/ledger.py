@@ -16,6 +16,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from jangmadang.ledger_kernels import add_at, add_into
+
 HOUSEHOLDS = "households"
 
 
@@ -79,7 +81,7 @@ class Ledger:
         amount = np.asarray(amount, dtype=np.float64)
         total = float(amount.sum())
         if debit == HOUSEHOLDS:
-            _apply(self.cash, debit_idx, amount, np.subtract)
+            _apply(self.cash, debit_idx, amount, -1.0)
         else:
             self._account(debit)
             self.balances[debit] -= total
@@ -154,13 +156,17 @@ def within_means(cash: np.ndarray, payers: np.ndarray, amounts: np.ndarray) -> n
     return paid
 
 
-def _apply(target: np.ndarray, idx: np.ndarray | None, delta: np.ndarray, op=np.add) -> None:
-    """``target[idx] op= delta`` in place; an index given twice receives both deltas."""
-    if idx is None:
-        op(target, delta, out=target)
-        return
-    idx = np.asarray(idx)
-    if idx.ndim == 1 and idx.dtype.kind in "iu" and bool(np.all(idx[1:] > idx[:-1])):
-        target[idx] = op(target[idx], delta)  # distinct indices: plain indexing, same sums
+def _apply(
+    target: np.ndarray, idx: np.ndarray | None, delta: np.ndarray, sign: float = 1.0
+) -> None:
+    """``target[idx] += sign * delta`` in place (all of ``target`` when ``idx`` is None); an
+    index given twice receives both deltas. NumPy adds into a contiguous array fastest; a
+    compiled loop adds into a strided income column and at indices without temporaries."""
+    if delta.ndim == 0:  # one amount for every household (or every index)
+        delta = np.full(len(target) if idx is None else len(idx), delta)
+    if idx is None and target.flags.c_contiguous:
+        (np.add if sign > 0 else np.subtract)(target, delta, out=target)
+    elif idx is None:
+        add_into(0, len(target), target, delta, sign)
     else:
-        op.at(target, idx, delta)
+        add_at(target, np.asarray(idx), delta, sign)

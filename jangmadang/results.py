@@ -9,12 +9,13 @@ sums, means and medians over agent arrays with one vectorised pass each.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from jangmadang.kernels import rank_weighted_sums
+from jangmadang.kernels import group_sums, rank_weighted_sums
 
 COLUMNS = ["date", "indicator", "dimension", "group", "value"]
 SUMMARY_INDICATORS = (
@@ -69,8 +70,10 @@ def group_sum(codes: np.ndarray, n_groups: int, weights: np.ndarray | None = Non
 
     Counts, and sums of boolean weights, over a few one-byte codes (province, kind, area) are
     taken group by group with ``count_nonzero``: over sorted codes (households are stored by
-    province) each group is a slice. The result is the same as ``np.bincount``, faster and
-    without an intp copy of the codes; other weights go through ``np.bincount``.
+    province) each group is a slice. Other weights over up to 64 groups are summed by a
+    compiled pass on several threads (``kernels.group_sums``, in fixed blocks: the same on any
+    number of threads). The result is that of ``np.bincount``, without its intp copy of the
+    codes and float64 copy of the weights; many groups go through ``np.bincount``.
     """
     if (
         (weights is None or weights.dtype == np.bool_)
@@ -91,6 +94,8 @@ def group_sum(codes: np.ndarray, n_groups: int, weights: np.ndarray | None = Non
         else:
             counts = [np.count_nonzero((codes == g) & weights) for g in range(n_groups)]
         return np.array(counts, dtype=np.int64 if weights is None else np.float64)
+    if weights is not None and n_groups <= 64 and codes.dtype.kind in "biu":
+        return group_sums(codes, weights, n_groups)
     return np.bincount(codes, weights=weights, minlength=n_groups)[:n_groups]
 
 
@@ -143,13 +148,17 @@ def gini(values: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0 = equal, 1 = one holds all)."""
     if len(values) == 0:
         return float("nan")
-    ordered = np.sort(values.astype(np.float64, copy=False))
-    # Summed in fixed blocks, not by BLAS (which may split a dot product by thread count):
-    # results must be bit-identical on any machine.
-    total, weighted = rank_weighted_sums(ordered)
+    values = values.astype(np.float64, copy=False)
+    # Sorting is most of the cost: two halves are sorted on two threads (NumPy releases the
+    # GIL) and merged as they are summed. Summed in fixed blocks, not by BLAS (which may split
+    # a dot product by thread count): results must be bit-identical on any machine.
+    half = len(values) // 2
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(np.sort, (values[:half], values[half:]))
+    total, weighted = rank_weighted_sums(first, second)
     if total <= 0:
         return 0.0
-    n = len(ordered)
+    n = len(values)
     return float((2.0 * weighted / (n * total)) - (n + 1) / n)
 
 

@@ -518,10 +518,14 @@ def test_economy_sums_match_bincount():
 
 @pytest.mark.parametrize("n", [0, 1, 10_001])
 def test_rank_weighted_sums_match_numpy(n):
-    ordered = np.sort(np.random.default_rng(7).gamma(1.0, 10.0, n))
-    total, weighted = rank_weighted_sums(ordered)
+    values = np.random.default_rng(7).gamma(1.0, 10.0, n).round(1)  # with ties
+    ordered = np.sort(values)
+    total, weighted = rank_weighted_sums(ordered, ordered[:0])
     np.testing.assert_allclose(total, ordered.sum(), rtol=1e-12)
     np.testing.assert_allclose(weighted, (np.arange(1, n + 1) * ordered).sum(), rtol=1e-12)
+    for cut in {0, n // 3, n}:  # two sorted parts merged as they are summed: the same bits
+        merged = rank_weighted_sums(np.sort(values[:cut]), np.sort(values[cut:]))
+        assert merged == (total, weighted)
 
 
 # -- the whole model on one thread and on two --------------------------------------------------

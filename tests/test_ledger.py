@@ -5,7 +5,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from jangmadang.ledger import HOUSEHOLDS, IncomeSource, Ledger, MoneyNotConserved, within_means
+from jangmadang.ledger import (
+    HOUSEHOLDS,
+    IncomeSource,
+    Ledger,
+    MoneyNotConserved,
+    _apply,
+    within_means,
+)
 
 
 def make_ledger(n=5, cash=10.0):
@@ -96,3 +103,27 @@ def test_within_means_never_overdraws_and_keeps_proportions(balances, debts):
         elif amounts[mine].sum() > 0:
             share = paid[mine].sum() / amounts[mine].sum()
             assert np.allclose(paid[mine], amounts[mine] * share)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_payments_add_as_numpy_adds(sign):
+    """The compiled adds give NumPy's in-place sums to the bit: into all of the cash, into a
+    strided float32 income column, at distinct and at repeated indices."""
+    rng = np.random.default_rng(3)
+    op = np.add if sign > 0 else np.subtract
+    cash, income = rng.random(1000) * 100, rng.random((1000, 4)).astype(np.float32)
+    delta = rng.random(1000)
+    for target in (cash, income[:, 1]):
+        want = target.copy()
+        op(want, delta, out=want)
+        _apply(target, None, delta, sign)
+        np.testing.assert_array_equal(target, want)
+    idx = rng.integers(0, 1000, 400)  # with repeats
+    for target in (cash, income[:, 2]):
+        want = target.copy()
+        op.at(want, idx, delta[:400])
+        _apply(target, idx, delta[:400], sign)
+        np.testing.assert_array_equal(target, want)
+    want = op(cash[[5, 7]], 2.5)  # float64: the same as in place
+    _apply(cash, np.array([5, 7]), np.asarray(2.5), sign)  # one amount for each index
+    np.testing.assert_array_equal(cash[[5, 7]], want)
