@@ -24,6 +24,7 @@ the kernels that call it (or delete their ``__pycache__``).
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
@@ -102,21 +103,38 @@ def uniforms32_at(key, indices):
     return out
 
 
-@njit(cache=True)
-def indices_below(key, n, p):
+@njit(nogil=True, cache=True)
+def _count_below(first_block, end_block, counts, key, n, threshold):
+    for block in range(first_block, end_block):
+        count = 0
+        for i in range(block * BLOCK, min((block + 1) * BLOCK, n)):
+            count += uniform32(key, i) < threshold
+        counts[block] = count
+
+
+@njit(nogil=True, cache=True)
+def _write_below(first_block, end_block, out, starts, key, n, threshold):
+    for block in range(first_block, end_block):
+        k = starts[block]
+        for i in range(block * BLOCK, min((block + 1) * BLOCK, n)):
+            if uniform32(key, i) < threshold:
+                out[k] = i
+                k += 1
+
+
+def indices_below(key, n: int, p: float) -> np.ndarray:
     """The indices ``i < n`` whose ``uniform32(key, i)`` is below ``p``, ascending: who among
-    ``n`` persons does something with probability ``p`` this month. Two passes without
-    branches (counting, then writing every index and advancing past the chosen ones)."""
+    ``n`` persons does something with probability ``p`` this month. Two passes over fixed
+    blocks of ``BLOCK`` indices on several threads: count each block's, then write each
+    block's into its place."""
     threshold = np.float32(p)
-    count = 0
-    for i in range(n):
-        count += uniform32(key, i) < threshold
-    out = np.empty(count + 1, dtype=np.int64)
-    k = 0
-    for i in range(n):
-        out[k] = i
-        k += uniform32(key, i) < threshold
-    return out[:count]
+    counts = np.zeros(n_blocks(n), dtype=np.int64)
+    in_blocks(_count_below, n, counts, key, n, threshold)
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    out = np.empty(starts[-1], dtype=np.int64)
+    in_blocks(_write_below, n, out, starts, key, n, threshold)
+    return out
 
 
 def n_blocks(n_households: int) -> int:
@@ -135,10 +153,7 @@ def in_blocks(kernel, n_households: int, *args) -> None:
         kernel(0, blocks, *args)
         return
     chunks = min(blocks, CHUNKS_PER_THREAD * threads)
-    bounds = [blocks * c // chunks for c in range(chunks + 1)]
-    with ThreadPoolExecutor(threads) as pool:
-        for chunk in [pool.submit(kernel, lo, hi, *args) for lo, hi in pairwise(bounds)]:
-            chunk.result()
+    _run_chunks(kernel, [blocks * c // chunks for c in range(chunks + 1)], args)
 
 
 def in_ranges(kernel, n: int, *args) -> None:
@@ -146,13 +161,38 @@ def in_ranges(kernel, n: int, *args) -> None:
     kernels whose items are independent (each writes only its own items)."""
     threads = max(1, numba.config.NUMBA_NUM_THREADS)
     chunks = min(max(n, 1), CHUNKS_PER_THREAD * threads)
-    bounds = [n * c // chunks for c in range(chunks + 1)]
     if threads == 1 or n < 1 << 12:
         kernel(0, n, *args)
         return
-    with ThreadPoolExecutor(threads) as pool:
-        for chunk in [pool.submit(kernel, lo, hi, *args) for lo, hi in pairwise(bounds)]:
-            chunk.result()
+    _run_chunks(kernel, [n * c // chunks for c in range(chunks + 1)], args)
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (process id, pool)
+
+
+def _threads() -> ThreadPoolExecutor:
+    """One pool of ``NUMBA_NUM_THREADS`` threads for the process (starting threads for every
+    kernel call costs more than a small kernel), made anew in a forked child, where the
+    parent's threads do not exist."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = os.getpid(), ThreadPoolExecutor(numba.config.NUMBA_NUM_THREADS)
+    return _pool[1]
+
+
+def _run_chunks(kernel, bounds: list[int], args: tuple) -> None:
+    """``kernel(lo, hi, *args)`` for each pair of ``bounds``, on the pool."""
+    pool = _threads()
+    for chunk in [pool.submit(kernel, lo, hi, *args) for lo, hi in pairwise(bounds)]:
+        chunk.result()
+
+
+def thread_map(function, items) -> list:
+    """``[function(item) for item in items]`` on the kernels' threads, for NumPy calls that
+    release the GIL (sorts, partitions); in order, and on one thread when there is one."""
+    if numba.config.NUMBA_NUM_THREADS == 1:
+        return [function(item) for item in items]
+    return list(_threads().map(function, items))
 
 
 @njit(nogil=True, cache=True)

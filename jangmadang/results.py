@@ -9,13 +9,12 @@ sums, means and medians over agent arrays with one vectorised pass each.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from jangmadang.kernels import group_sums, rank_weighted_sums
+from jangmadang.kernels import group_sums, rank_weighted_sums, thread_map
 
 COLUMNS = ["date", "indicator", "dimension", "group", "value"]
 SUMMARY_INDICATORS = (
@@ -153,8 +152,7 @@ def gini(values: np.ndarray) -> float:
     # GIL) and merged as they are summed. Summed in fixed blocks, not by BLAS (which may split
     # a dot product by thread count): results must be bit-identical on any machine.
     half = len(values) // 2
-    with ThreadPoolExecutor(2) as pool:
-        first, second = pool.map(np.sort, (values[:half], values[half:]))
+    first, second = thread_map(np.sort, (values[:half], values[half:]))
     total, weighted = rank_weighted_sums(first, second)
     if total <= 0:
         return 0.0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -338,12 +337,11 @@ def run_overrides(
 
 def _cash_medians(values: np.ndarray, province: np.ndarray, n: int) -> tuple[float, np.ndarray]:
     """The median of all values and of each province's (households are stored by province, so
-    each province is one contiguous slice), on two threads: NumPy's partition releases the GIL.
-    """
+    each province is one contiguous slice), on the kernels' threads (NumPy's partition
+    releases the GIL)."""
     bounds = np.searchsorted(province, np.arange(n + 1))
     slices = [values[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    with ThreadPoolExecutor(2) as pool:
-        medians = list(
-            pool.map(lambda part: median(part) if len(part) else np.nan, [values, *slices])
-        )
+    medians = kernels.thread_map(
+        lambda part: median(part) if len(part) else np.nan, [values, *slices]
+    )
     return medians[0], np.array(medians[1:])
