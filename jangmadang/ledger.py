@@ -16,7 +16,8 @@ from enum import IntEnum
 
 import numpy as np
 
-from jangmadang.ledger_kernels import add_at, add_into
+from jangmadang.kernels import in_ranges
+from jangmadang.ledger_kernels import add_at, add_into, row_totals
 
 HOUSEHOLDS = "households"
 
@@ -123,10 +124,10 @@ class Ledger:
 
     def total_income(self) -> np.ndarray:
         """Each household's income this month over all sources (float64), summed column by
-        column: far faster than ``income.sum(axis=1)`` on the (households, sources) array."""
-        total = self.income[:, 0].astype(np.float64)
-        for source in range(1, self.income.shape[1]):
-            total += self.income[:, source]
+        column, in one compiled pass on several threads: far faster than
+        ``income.sum(axis=1)`` on the (households, sources) array."""
+        total = np.empty(len(self.income))
+        in_ranges(row_totals, len(total), total, self.income)
         return total
 
     def is_external(self, account: str) -> bool:

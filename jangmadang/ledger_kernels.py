@@ -8,6 +8,7 @@ its slow path on the strided income columns. Their NumPy formulation is in
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 
@@ -25,3 +26,13 @@ def add_at(target, idx, delta, sign):
     both deltas."""
     for j in range(len(idx)):
         target[idx[j]] += sign * delta[j]
+
+
+@njit(nogil=True, cache=True)
+def row_totals(lo, hi, total, income):
+    """``total[i]`` = the sum of row ``i`` of ``income`` in float64, column by column."""
+    for i in range(lo, hi):
+        value = np.float64(income[i, 0])
+        for source in range(1, income.shape[1]):
+            value += income[i, source]
+        total[i] = value

@@ -127,3 +127,12 @@ def test_payments_add_as_numpy_adds(sign):
     want = op(cash[[5, 7]], 2.5)  # float64: the same as in place
     _apply(cash, np.array([5, 7]), np.asarray(2.5), sign)  # one amount for each index
     np.testing.assert_array_equal(cash[[5, 7]], want)
+
+
+def test_total_income_adds_the_sources_column_by_column():
+    income = np.random.default_rng(4).random((10_000, len(IncomeSource))).astype(np.float32)
+    ledger = Ledger(np.zeros(len(income)), income)
+    want = income[:, 0].astype(np.float64)
+    for source in range(1, income.shape[1]):
+        want += income[:, source]
+    np.testing.assert_array_equal(ledger.total_income(), want)
