@@ -27,7 +27,10 @@ from jangmadang.modules import loyalty_kernels as kernels
 from jangmadang.modules.defection_kernels import mark_departures
 from jangmadang.modules.food_kernels import buy_food
 from jangmadang.modules.patronage_kernels import set_capacity
+from jangmadang.modules.population import _kind_from_counts
+from jangmadang.modules.population_kernels import move_roles
 from jangmadang.sim_kernels import economy_sums
+from jangmadang.state import ROLE_TO_KIND, Role
 
 MASK = (1 << 64) - 1
 
@@ -550,3 +553,22 @@ def test_results_are_identical_on_one_and_two_threads():
         assert out[0] == threads
         digests.add(out[1])
     assert len(digests) == 1, digests
+
+
+def test_role_moves_match_their_numpy_formulation():
+    """``population_kernels.move_roles`` against the counts and kinds recomputed with NumPy."""
+    rng = np.random.default_rng(5)
+    n_households = 500
+    household = np.sort(rng.integers(0, n_households, 3000))
+    role = rng.integers(0, len(Role), len(household)).astype(np.int8)
+    counts = np.zeros((len(Role), n_households), dtype=np.uint8)
+    np.add.at(counts, (role, household), 1)
+    kind = _kind_from_counts(counts)
+    persons = np.sort(rng.choice(len(household), 400, replace=False))
+    for new_role in (Role.TRADER, Role.DECEASED):
+        move_roles(counts, kind, household[persons], role[persons], int(new_role), ROLE_TO_KIND)
+        role[persons] = new_role
+        want = np.zeros_like(counts)
+        np.add.at(want, (role, household), 1)
+        np.testing.assert_array_equal(counts, want)
+        np.testing.assert_array_equal(kind, _kind_from_counts(want))

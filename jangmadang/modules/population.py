@@ -16,6 +16,7 @@ from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules import demography
+from jangmadang.modules.population_kernels import move_roles
 from jangmadang.results import group_sum
 from jangmadang.state import (
     CADRE_ROLES,
@@ -27,7 +28,6 @@ from jangmadang.state import (
     Renumbering,
     Role,
     age_bands,
-    count_runs,
     label,
     sorted_distinct,
 )
@@ -37,6 +37,9 @@ from jangmadang.timeline import month_index
 TOWN_POSTS = (Role.WORKER, *CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
 # Roles of those who may take over a business or an inminban head's duty.
 HEIR_ROLES = (Role.DEPENDANT, Role.WORKER, Role.FARMER, Role.TRADER)
+
+
+_IS_HERE = np.isin(np.arange(len(Role)), NOT_HERE, invert=True)  # by role: in the country
 
 
 class PopulationParams(ParameterModel):
@@ -325,16 +328,9 @@ class Population(Module):
             return
         households = people.household[persons]  # ascending: persons are stored by household
         old = people.role[persons]
-        for old_role in Role:
-            leaving = old == old_role
-            if leaving.any():
-                where, count = count_runs(households[leaving])
-                self.role_count[old_role, where] -= count
-        changed, count = count_runs(households)
-        self.role_count[role, changed] += count
+        move_roles(self.role_count, hh.kind, households, old, int(role), ROLE_TO_KIND)
         people.role[persons] = role
-        hh.kind[changed] = _kind_from_counts(self.role_count[:, changed])
-        was_here = ~np.isin(old, NOT_HERE)
+        was_here = _IS_HERE[old]
         is_here = role not in NOT_HERE
         if (was_here != is_here).any():
             moved = persons[was_here != is_here]
