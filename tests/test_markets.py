@@ -240,7 +240,7 @@ def test_selling_kernels_match_their_numpy_formulation(sorted_provinces):
     )
 
     first_seller = np.concatenate(([0], np.cumsum(sellers)))
-    luck = np.append(rng.lognormal(-0.125, 0.5, first_seller[-1]), 0.0)
+    luck = np.append(rng.lognormal(-0.125, 0.5, first_seller[-1]), 0.0).astype(np.float32)
     weight, sums = np.empty(n), np.empty((blocks, provinces))
     kernels.in_blocks(
         markets_kernels.selling_weights, n, weight, capacity, luck, first_seller, province, sums

@@ -315,11 +315,12 @@ class Markets(Module):
             sellers,
             local_capacity,
         )
-        # luck = exp(sd * z - sd**2 / 2), mean 1, for each household that sells, in order (and
-        # one value more, which the kernel reads for the last household if it does not sell)
+        # luck = exp(sd * z - sd**2 / 2), mean 1 (float32), for each household that sells, in
+        # order (and one value more, which the kernel reads for the last household if it does
+        # not sell)
         first_seller = np.concatenate(([0], np.cumsum(sellers)))
-        luck = np.zeros(first_seller[-1] + 1)
-        self.rng.standard_normal(out=luck[:-1])
+        luck = np.zeros(first_seller[-1] + 1, dtype=np.float32)
+        self.rng.standard_normal(dtype=np.float32, out=luck[:-1])
         luck *= p.trader_luck_sd
         luck -= p.trader_luck_sd**2 / 2
         np.exp(luck, out=luck)
