@@ -209,46 +209,44 @@ def test_selling_kernels_match_their_numpy_formulation(sorted_provinces):
     if sorted_provinces:
         province.sort()
     blocks = kernels.n_blocks(n)
-    capacity, sellers = np.empty(n), np.empty(blocks, dtype=np.int64)
-    local_capacity = np.empty((blocks, provinces))
+    sellers = np.empty(blocks, dtype=np.int64)
+    kernels.in_blocks(markets_kernels.count_sellers, n, traders, kind, donju, sellers)
+    may_sell = (traders > 0) | (kind == donju)
+    assert np.array_equal(sellers, np.add.reduceat(may_sell, np.arange(0, n, kernels.BLOCK)))
+    first_seller = np.concatenate(([0], np.cumsum(sellers)))
+    luck = np.append(rng.lognormal(-0.125, 0.5, first_seller[-1]), 0.0).astype(np.float32)
+    capacity, weight = np.empty(n), np.empty(n)
+    local_capacity, local_weight = np.empty((blocks, provinces)), np.empty((blocks, provinces))
+    donju_rows = np.flatnonzero(kind == donju)
+    capital = 46.0 * np.power(np.maximum(cash[donju_rows], 0) / 10_000.0, 0.35)
+    first_donju = np.searchsorted(donju_rows, np.arange(blocks) * kernels.BLOCK)
     kernels.in_blocks(
-        markets_kernels.selling_capacity,
+        markets_kernels.selling_weights,
         n,
         capacity,
+        weight,
         traders,
         skill,
-        kind,
-        donju,
-        cash,
+        donju_rows,
+        capital,
+        first_donju,
         patronage,
         province,
-        46.0,
-        0.35,
-        10_000.0,
-        sellers,
+        luck,
+        first_seller,
         local_capacity,
+        local_weight,
     )
     expected = traders.astype(np.float64) * skill
     d = kind == donju
     expected[d] += 46.0 * np.power(np.maximum(cash[d], 0) / 10_000.0, 0.35)
     expected[d] *= 1 + patronage[d]
-    assert np.allclose(capacity, expected, rtol=1e-14, atol=0)
-    selling = expected > 0
-    assert np.array_equal(sellers, np.add.reduceat(selling, np.arange(0, n, kernels.BLOCK)))
-    assert np.allclose(
-        local_capacity.sum(axis=0), np.bincount(province, expected, provinces), rtol=1e-12
-    )
-
-    first_seller = np.concatenate(([0], np.cumsum(sellers)))
-    luck = np.append(rng.lognormal(-0.125, 0.5, first_seller[-1]), 0.0).astype(np.float32)
-    weight, sums = np.empty(n), np.empty((blocks, provinces))
-    kernels.in_blocks(
-        markets_kernels.selling_weights, n, weight, capacity, luck, first_seller, province, sums
-    )
+    assert np.array_equal(capacity, expected)
     expected_weight = np.zeros(n)
-    expected_weight[selling] = capacity[selling] * luck[:-1]
+    expected_weight[may_sell] = capacity[may_sell] * luck[:-1]
     assert np.array_equal(weight, expected_weight)
-    assert np.allclose(sums.sum(axis=0), np.bincount(province, expected_weight, provinces))
+    for local, values in ((local_capacity, expected), (local_weight, expected_weight)):
+        assert np.allclose(local.sum(axis=0), np.bincount(province, values, provinces))
 
     rate = rng.random(provinces)
     exempt_count = (rng.integers(0, 3, n) * (rng.random(n) < 0.1)).astype(np.uint8)

@@ -36,11 +36,11 @@ from jangmadang.modules.markets_kernels import (
     START_TRADING,
     STOP_TRADING,
     buy_goods,
+    count_sellers,
     desired_spending,
     pay_traders,
     review_women,
     review_workers,
-    selling_capacity,
     selling_weights,
 )
 from jangmadang.results import group_sum
@@ -184,7 +184,7 @@ class Markets(Module):
         )
 
         donju = np.flatnonzero(hh.kind == HouseholdKind.DONJU)
-        capacity, weight, total_weight, local_capacity = self._sellers()
+        capacity, weight, total_weight, local_capacity = self._sellers(donju)
         export_value = p.exports_usd_per_capita * sim.people.n * self.export_capacity * self.scale
         if len(donju):
             donju_capacity = capacity[donju]
@@ -285,38 +285,22 @@ class Markets(Module):
         pyongyang, elsewhere = self._thresholds
         return np.where(province == self.sim.geography.pyongyang, pyongyang, elsewhere)
 
-    def _sellers(self) -> tuple[np.ndarray, np.ndarray, tuple[float, float], np.ndarray]:
+    def _sellers(
+        self, donju: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float], np.ndarray]:
         """Each household's selling capacity: its traders times its trading skill; a donju
-        household adds capital, multiplied by what leased factory space and a manager's favours
-        add (patronage). Its weight in this month's sales: capacity x luck. Returns capacity,
-        weight, the sum of weights everywhere and in the border provinces, and capacity by
-        province."""
+        household (``donju``: their indices) adds capital, multiplied by what leased factory
+        space and a manager's favours add (patronage). Its weight in this month's sales:
+        capacity x luck. Returns capacity, weight, the sum of weights everywhere and in the
+        border provinces, and capacity by province."""
         sim, p = self.sim, self.pars
         hh, geo = sim.households, sim.geography
         blocks = kernels.n_blocks(hh.n)
-        capacity, sellers = np.empty(hh.n), np.empty(blocks, dtype=np.int64)
-        local_capacity = np.empty((blocks, geo.n))
-        # Capital in one unit everywhere (the provincial threshold): a Pyongyang donju's larger
-        # fortune buys a larger business.
-        kernels.in_blocks(
-            selling_capacity,
-            hh.n,
-            capacity,
-            sim.population.role_count[Role.TRADER],
-            hh.trade_skill,
-            hh.kind,
-            int(HouseholdKind.DONJU),
-            hh.cash,
-            hh.patronage_capacity,
-            hh.province,
-            p.donju_capacity,
-            p.donju_capital_elasticity,
-            self._thresholds[1],
-            sellers,
-            local_capacity,
-        )
-        # luck = exp(sd * z - sd**2 / 2), mean 1 (float32), for each household that sells, in
-        # order (and one value more, which the kernel reads for the last household if it does
+        traders = sim.population.role_count[Role.TRADER]
+        sellers = np.empty(blocks, dtype=np.int64)
+        kernels.in_blocks(count_sellers, hh.n, traders, hh.kind, int(HouseholdKind.DONJU), sellers)
+        # luck = exp(sd * z - sd**2 / 2), mean 1 (float32), for each household that may sell,
+        # in order (and one value more, which the kernel reads for a last household that does
         # not sell)
         first_seller = np.concatenate(([0], np.cumsum(sellers)))
         luck = np.zeros(first_seller[-1] + 1, dtype=np.float32)
@@ -324,11 +308,32 @@ class Markets(Module):
         luck *= p.trader_luck_sd
         luck -= p.trader_luck_sd**2 / 2
         np.exp(luck, out=luck)
-        weight, sums = np.empty(hh.n), np.empty((blocks, geo.n))
-        kernels.in_blocks(
-            selling_weights, hh.n, weight, capacity, luck, first_seller, hh.province, sums
+        # Capital in one unit everywhere (the provincial threshold): a Pyongyang donju's larger
+        # fortune buys a larger business.
+        capital = p.donju_capacity * np.power(
+            np.maximum(hh.cash[donju], 0) / self._thresholds[1], p.donju_capital_elasticity
         )
-        local_weight = sums.sum(axis=0)
+        first_donju = np.searchsorted(donju, np.arange(blocks) * kernels.BLOCK)
+        capacity, weight = np.empty(hh.n), np.empty(hh.n)
+        local_capacity, local_weight = np.empty((blocks, geo.n)), np.empty((blocks, geo.n))
+        kernels.in_blocks(
+            selling_weights,
+            hh.n,
+            capacity,
+            weight,
+            traders,
+            hh.trade_skill,
+            donju,
+            capital,
+            first_donju,
+            hh.patronage_capacity,
+            hh.province,
+            luck,
+            first_seller,
+            local_capacity,
+            local_weight,
+        )
+        local_weight = local_weight.sum(axis=0)
         total_weight = (float(local_weight.sum()), float(local_weight[geo.border].sum()))
         return capacity, weight, total_weight, local_capacity.sum(axis=0)
 

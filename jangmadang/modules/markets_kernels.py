@@ -52,70 +52,71 @@ def buy_goods(first_block, end_block, bought, spending, share):
 
 
 @njit(nogil=True, cache=True)
-def selling_capacity(
-    first_block,
-    end_block,
-    capacity,
-    traders,
-    skill,
-    kind,
-    donju,
-    cash,
-    patronage,
-    province,
-    donju_capacity,
-    capital_elasticity,
-    capital_unit,
-    sellers,
-    local_capacity,
-):
-    """Each household's selling capacity: ``traders`` x ``skill``, and for a household of kind
-    ``donju`` also (+ ``donju_capacity`` x (max(cash, 0) / ``capital_unit``) **
-    ``capital_elasticity``) x (1 + ``patronage``). Per block: ``sellers[block]``, the
-    households with capacity, and ``local_capacity[block, province]``, their capacity."""
-    n = len(cash)
+def count_sellers(first_block, end_block, traders, kind, donju, sellers):
+    """``sellers[block]``: the households that may sell, those with ``traders`` and those of
+    kind ``donju``."""
+    n = len(traders)
     for b in range(first_block, end_block):
-        lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
-        local_capacity[b, :] = 0.0
         count = 0
-        run, run_total = province[lo], 0.0  # a province's run of households (they are sorted)
-        for h in range(lo, hi):
-            c = np.float64(traders[h]) * skill[h]
-            if kind[h] == donju:
-                c += donju_capacity * (max(cash[h], 0.0) / capital_unit) ** capital_elasticity
-                c *= np.float32(1) + patronage[h]
-            capacity[h] = c
-            count += c > 0
-            if province[h] != run:
-                local_capacity[b, run] += run_total
-                run, run_total = province[h], 0.0
-            run_total += c
-        local_capacity[b, run] += run_total
+        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
+            count += (traders[h] > 0) | (kind[h] == donju)
         sellers[b] = count
 
 
 @njit(nogil=True, cache=True)
-def selling_weights(first_block, end_block, weight, capacity, luck, first_seller, province, sums):
-    """Each household's weight in this month's sales: capacity x luck, where the households
-    with capacity take the values of ``luck`` in order (block ``b``'s from
-    ``first_seller[b]``; ``luck`` has one value more, read but multiplied by 0 capacity).
-    Per block: ``sums[block, province]``, the weights."""
-    n = len(capacity)
+def selling_weights(
+    first_block,
+    end_block,
+    capacity,
+    weight,
+    traders,
+    skill,
+    donju,
+    capital,
+    first_donju,
+    patronage,
+    province,
+    luck,
+    first_seller,
+    local_capacity,
+    local_weight,
+):
+    """Each household's selling capacity and its weight in this month's sales.
+
+    capacity = ``traders`` x ``skill``, and for a donju household (``donju``: their indices,
+    ascending, block ``b``'s from ``first_donju[b]``) (+ its ``capital``) x (1 +
+    ``patronage``); weight = capacity x luck, where the households that may sell (with traders,
+    or donju) take the values of ``luck`` in order, block ``b``'s from ``first_seller[b]``
+    (``luck`` has one value more, read for a last household that does not sell and multiplied
+    by its capacity, 0). Per block: ``local_capacity[block, province]`` and
+    ``local_weight[block, province]``, their sums."""
+    n, n_donju = len(traders), len(donju)
     for b in range(first_block, end_block):
         lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
-        sums[b, :] = 0.0
-        k = first_seller[b]
-        run, run_total = province[lo], 0.0
+        local_capacity[b, :] = 0.0
+        local_weight[b, :] = 0.0
+        k, d = first_seller[b], first_donju[b]
+        run = province[lo]  # a province's run of households (they are sorted by province)
+        run_capacity = run_weight = 0.0
         for h in range(lo, hi):
-            c = capacity[h]
+            c = np.float64(traders[h]) * skill[h]
+            is_donju = d < n_donju and donju[d] == h
+            if is_donju:
+                c += capital[d]
+                c *= np.float32(1) + patronage[h]
+                d += 1
             w = luck[k] * c
-            k += c > 0
+            k += (traders[h] > 0) | is_donju
+            capacity[h] = c
             weight[h] = w
             if province[h] != run:
-                sums[b, run] += run_total
-                run, run_total = province[h], 0.0
-            run_total += w
-        sums[b, run] += run_total
+                local_capacity[b, run] += run_capacity
+                local_weight[b, run] += run_weight
+                run, run_capacity, run_weight = province[h], 0.0, 0.0
+            run_capacity += c
+            run_weight += w
+        local_capacity[b, run] += run_capacity
+        local_weight[b, run] += run_weight
 
 
 @njit(nogil=True, cache=True)
