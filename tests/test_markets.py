@@ -7,6 +7,7 @@ import pytest
 import jangmadang as jm
 from jangmadang import kernels, streams
 from jangmadang.kernels import uniforms32_at
+from jangmadang.modules import markets_kernels
 from jangmadang.state import AgeBand, HouseholdKind, Role
 
 PERSONS = 20_000
@@ -173,3 +174,167 @@ def test_women_draws_are_the_counter_based_uniforms_of_each_person():
     persons = np.arange(0, 5_000, 7)  # any subset draws the same values
     drawn = persons[uniforms32_at(key, persons) < np.float32(0.3)]
     assert np.array_equal(drawn, np.intersect1d(chosen, persons))
+
+
+def test_spending_kernels_match_their_numpy_formulation():
+    rng = np.random.default_rng(5)
+    n = 3 * kernels.BLOCK + 17
+    cash = rng.exponential(400, n) * (rng.random(n) < 0.9)
+    blocks = kernels.n_blocks(n)
+    desired, sums = np.empty(n), np.empty((blocks, 2))
+    kernels.in_blocks(markets_kernels.desired_spending, n, desired, cash, 300.0, 0.2, 0.02, sums)
+    ordinary = np.minimum(cash, 300.0)
+    expected = ordinary * 0.2 + (cash - ordinary) * 0.02
+    assert np.array_equal(desired, expected)
+    assert np.allclose(sums.sum(axis=0), [expected.sum(), cash.sum()], rtol=1e-12)
+    spending = rng.random(n).astype(np.float32)
+    before = spending.copy()
+    kernels.in_blocks(markets_kernels.buy_goods, n, desired, spending, 0.7)
+    assert np.array_equal(desired, expected * 0.7)
+    before += expected * 0.7
+    assert np.array_equal(spending, before)
+
+
+@pytest.mark.parametrize("sorted_provinces", [True, False])
+def test_selling_kernels_match_their_numpy_formulation(sorted_provinces):
+    rng = np.random.default_rng(6)
+    n, provinces = 4 * kernels.BLOCK + 5, 5
+    traders = rng.integers(0, 3, n).astype(np.uint8)
+    skill = rng.lognormal(0, 0.5, n).astype(np.float32)
+    kind = rng.integers(0, 4, n).astype(np.int8)
+    donju = 3
+    cash = rng.normal(2_000, 5_000, n)
+    patronage = (rng.random(n) * (rng.random(n) < 0.3)).astype(np.float32)
+    province = rng.integers(0, provinces, n).astype(np.int8)
+    if sorted_provinces:
+        province.sort()
+    blocks = kernels.n_blocks(n)
+    sellers = np.empty(blocks, dtype=np.int64)
+    kernels.in_blocks(markets_kernels.count_sellers, n, traders, kind, donju, sellers)
+    may_sell = (traders > 0) | (kind == donju)
+    assert np.array_equal(sellers, np.add.reduceat(may_sell, np.arange(0, n, kernels.BLOCK)))
+    first_seller = np.concatenate(([0], np.cumsum(sellers)))
+    luck = np.append(rng.lognormal(-0.125, 0.5, first_seller[-1]), 0.0).astype(np.float32)
+    capacity, weight = np.empty(n), np.empty(n)
+    local_capacity, local_weight = np.empty((blocks, provinces)), np.empty((blocks, provinces))
+    donju_rows = np.flatnonzero(kind == donju)
+    capital = 46.0 * np.power(np.maximum(cash[donju_rows], 0) / 10_000.0, 0.35)
+    first_donju = np.searchsorted(donju_rows, np.arange(blocks) * kernels.BLOCK)
+    kernels.in_blocks(
+        markets_kernels.selling_weights,
+        n,
+        capacity,
+        weight,
+        traders,
+        skill,
+        donju_rows,
+        capital,
+        first_donju,
+        patronage,
+        province,
+        luck,
+        first_seller,
+        local_capacity,
+        local_weight,
+    )
+    expected = traders.astype(np.float64) * skill
+    d = kind == donju
+    expected[d] += 46.0 * np.power(np.maximum(cash[d], 0) / 10_000.0, 0.35)
+    expected[d] *= 1 + patronage[d]
+    assert np.array_equal(capacity, expected)
+    expected_weight = np.zeros(n)
+    expected_weight[may_sell] = capacity[may_sell] * luck[:-1]
+    assert np.array_equal(weight, expected_weight)
+    for local, values in ((local_capacity, expected), (local_weight, expected_weight)):
+        assert np.allclose(local.sum(axis=0), np.bincount(province, values, provinces))
+
+    rate = rng.random(provinces)
+    exempt_count = (rng.integers(0, 3, n) * (rng.random(n) < 0.1)).astype(np.uint8)
+    local_paid, fee_payers = np.empty((blocks, provinces)), np.empty((blocks, 2))
+    kernels.in_blocks(
+        markets_kernels.pay_traders,
+        n,
+        weight,
+        province,
+        rate,
+        exempt_count,
+        skill,
+        capacity,
+        local_paid,
+        fee_payers,
+    )
+    paid = expected_weight * rate[province]
+    assert np.array_equal(weight, paid)
+    assert np.allclose(local_paid.sum(axis=0), np.bincount(province, paid, provinces))
+    payer_income = exempt_count * paid * skill / np.maximum(capacity, 1e-12)
+    assert np.allclose(fee_payers.sum(axis=0), [payer_income.sum(), exempt_count.sum()])
+
+
+def test_review_kernels_match_their_numpy_formulation():
+    rng = np.random.default_rng(7)
+    n, provinces = 50_000, 4
+    female, married, exempt = (rng.random((3, n)) < [[0.5], [0.6], [0.1]]).astype(bool)
+    age_band = rng.integers(0, len(AgeBand), n).astype(np.int8)
+    role = rng.choice([Role.WORKER, Role.FARMER, Role.TRADER, Role.DONJU], n).astype(np.int8)
+    propensity = rng.integers(1, 256, n).astype(np.uint8)
+    reviewing = np.flatnonzero(rng.random(n) < 0.2)
+    outcome = np.empty(len(reviewing), dtype=np.int8)
+    young, middle = int(AgeBand.YOUNG), int(AgeBand.MIDDLE)
+    trader, worker, farmer = int(Role.TRADER), int(Role.WORKER), int(Role.FARMER)
+    kernels.in_ranges(
+        markets_kernels.review_women,
+        len(reviewing),
+        outcome,
+        reviewing,
+        female,
+        married,
+        age_band,
+        exempt,
+        role,
+        propensity,
+        young,
+        middle,
+        trader,
+        worker,
+        farmer,
+        0.4,
+    )
+    r = reviewing
+    women = female[r] & married[r] & (age_band[r] >= young) & (age_band[r] <= middle) & ~exempt[r]
+    share = (propensity[r].astype(np.float32) - np.float32(0.5)) / np.float32(255)
+    trades = share < np.float32(0.4)
+    stop = women & (role[r] == trader) & ~trades
+    start = women & ((role[r] == worker) | (role[r] == farmer)) & trades
+    assert stop.any() and start.any()
+    assert np.array_equal(outcome == markets_kernels.STOP_TRADING, stop)
+    assert np.array_equal(outcome == markets_kernels.START_TRADING, start)
+
+    household = (np.arange(n) // 4).astype(np.int32)
+    province = rng.integers(0, provinces, n // 4 + 1).astype(np.int8)
+    skill = rng.lognormal(0, 0.5, n // 4 + 1).astype(np.float32)
+    expected = rng.random(provinces) * 200
+    perception = np.exp(rng.normal(-0.005, 0.1, len(reviewing)))
+    kernels.in_ranges(
+        markets_kernels.review_workers,
+        len(reviewing),
+        outcome,
+        reviewing,
+        perception,
+        household,
+        province,
+        skill,
+        expected,
+        exempt,
+        role,
+        age_band,
+        worker,
+        middle,
+        100.0,
+    )
+    h = household[r]
+    gain = expected[province[h]] * skill[h] * perception - 100.0
+    quit_ = exempt[r] & (gain < 0)
+    join = ~quit_ & (role[r] == worker) & (age_band[r] <= middle) & (gain > 0)
+    assert quit_.any() and join.any()
+    assert np.array_equal(outcome == markets_kernels.STOP_TRADING, quit_)
+    assert np.array_equal(outcome == markets_kernels.START_TRADING, join)

@@ -32,6 +32,17 @@ from pydantic import Field
 from jangmadang import kernels, streams
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
+from jangmadang.modules.markets_kernels import (
+    START_TRADING,
+    STOP_TRADING,
+    buy_goods,
+    count_sellers,
+    desired_spending,
+    pay_traders,
+    review_women,
+    review_workers,
+    selling_weights,
+)
 from jangmadang.results import group_sum
 from jangmadang.state import (
     AgeBand,
@@ -43,11 +54,6 @@ from jangmadang.state import (
 )
 
 MIN_ON_OFFER = 1e-6  # goods on offer, relative to an open border with full tolerance
-
-
-def propensity_share(propensity: np.ndarray) -> np.ndarray:
-    """A stored propensity (1-255) as a share in (0, 1): the mid-point of its step."""
-    return (propensity.astype(np.float32) - np.float32(0.5)) / np.float32(255)
 
 
 class MarketsParams(ParameterModel):
@@ -139,20 +145,25 @@ class Markets(Module):
         # Sales are limited by the goods on offer: supply shrinks with imports, with the
         # market's scale and while markets are closed; prices rise with money and scarcity,
         # and households keep the cash they cannot spend.
-        # (computed in place: these are household-length arrays, 52 MB each at full scale)
-        ordinary = np.minimum(hh.cash, p.ordinary_balance_usd)
-        wealth = np.subtract(hh.cash, ordinary)
-        wealth *= p.wealth_spending_share
-        desired = np.multiply(ordinary, p.goods_spending_share, out=ordinary)
-        desired += wealth  # goods_spending_share * ordinary + wealth_spending_share * wealth
-        del wealth
+        n, blocks = hh.n, kernels.n_blocks(hh.n)
+        desired, sums = np.empty(n), np.empty((blocks, 2))
+        kernels.in_blocks(
+            desired_spending,
+            n,
+            desired,
+            hh.cash,
+            p.ordinary_balance_usd,
+            p.goods_spending_share,
+            p.wealth_spending_share,
+            sums,
+        )
+        desired_total, money = (float(total) for total in sums.sum(axis=0))
         capacity_in = self.import_capacity
         imported = p.import_dependence * capacity_in
         domestic = (1 - p.import_dependence) * capacity_in**p.input_import_dependence
         volume = imported + domestic  # goods on offer, relative to an open border without sanctions
-        money = float(hh.cash.sum())
         if self.reference is None:  # the market of full tolerance: sales meet desire
-            self.reference = (desired.sum() / volume ** (1 - p.goods_price_flexibility), money)
+            self.reference = (desired_total / volume ** (1 - p.goods_price_flexibility), money)
         reference_sales, reference_money = self.reference
         # A market that is not tolerated at all, or closed, still sells a trickle of goods at
         # very high prices (and the price index stays finite).
@@ -162,17 +173,18 @@ class Markets(Module):
         sales_value = reference_sales * on_offer ** (1 - p.goods_price_flexibility) * money_factor
         sales_value += self.second_hand_usd
         self.second_hand_usd = 0.0
+        share = min(1.0, sales_value / max(desired_total, 1e-12))
         bought = desired
-        bought *= min(1.0, sales_value / max(desired.sum(), 1e-12))
-        ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
-        hh.spending += bought
-        import_value = bought.sum() * imported / volume
+        kernels.in_blocks(buy_goods, n, bought, hh.spending, share)  # bought = desired x share
+        purchases = ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
+        import_value = purchases * imported / volume
+        del desired, bought
         self.imports = ledger.pay(
             "goods_imports", "market", "abroad", import_value * (1 - p.import_margin)
         )
 
         donju = np.flatnonzero(hh.kind == HouseholdKind.DONJU)
-        capacity = self._selling_capacity(donju)
+        capacity, weight, total_weight, local_capacity = self._sellers(donju)
         export_value = p.exports_usd_per_capita * sim.people.n * self.export_capacity * self.scale
         if len(donju):
             donju_capacity = capacity[donju]
@@ -192,8 +204,14 @@ class Markets(Module):
             ledger.balances["market"] * p.confiscation_share * (1 - p.tolerance),
         )
         self.sales = ledger.balances["market"]
-        if capacity.sum() > 0:
-            self._pay_traders(capacity, p.border_wholesale_share * import_value * p.import_margin)
+        if local_capacity.sum() > 0:
+            self._pay_traders(
+                capacity,
+                weight,
+                total_weight,
+                local_capacity,
+                p.border_wholesale_share * import_value * p.import_margin,
+            )
 
     def _follow_drivers(self) -> None:
         """The market's scale moves toward the state's tolerance (slowly up, faster down); the
@@ -208,32 +226,45 @@ class Markets(Module):
             p.trade_adjust_months
         )
 
-    def _pay_traders(self, capacity: np.ndarray, border_margin: float) -> None:
-        """Pay out the ``market`` balance by capacity x luck: ``border_margin`` (the border
-        provinces' part of the margin on imports) among sellers of the border provinces, the
-        rest among all sellers."""
+    def _pay_traders(
+        self,
+        capacity: np.ndarray,
+        weight: np.ndarray,
+        total_weight: tuple[float, float],
+        local_capacity: np.ndarray,
+        border_margin: float,
+    ) -> None:
+        """Pay out the ``market`` balance by ``weight`` (capacity x luck; ``total_weight``: its
+        sum everywhere and in the border provinces): ``border_margin`` (the border provinces'
+        part of the margin on imports) among sellers of the border provinces, the rest among
+        all sellers. ``weight`` becomes what each household is paid."""
         sim, p = self.sim, self.pars
         hh, geo, ledger = sim.households, sim.geography, sim.ledger
-        # luck = exp(sd * z - sd**2 / 2); income = sales * capacity * luck / sum(...)
-        weight = self.rng.standard_normal(hh.n)
-        weight *= p.trader_luck_sd
-        weight -= p.trader_luck_sd**2 / 2
-        np.exp(weight, out=weight)
-        weight *= capacity
-        border = geo.border[hh.province]
-        border_weight = float(weight[border].sum())
+        weight_sum, border_weight = total_weight
         border_margin = min(border_margin, self.sales) if border_weight > 0 else 0.0
-        paid = weight * ((self.sales - border_margin) / weight.sum())
+        rate = np.full(geo.n, (self.sales - border_margin) / weight_sum)
         if border_margin > 0:
-            paid[border] += weight[border] * (border_margin / border_weight)
-        del weight
+            rate[geo.border] += border_margin / border_weight
+        blocks = kernels.n_blocks(hh.n)
+        local_paid, fee_payers = np.empty((blocks, geo.n)), np.empty((blocks, 2))
+        paid = weight
+        kernels.in_blocks(
+            pay_traders,
+            hh.n,
+            paid,
+            hh.province,
+            rate,
+            self.exempt_count,
+            hh.trade_skill,
+            capacity,
+            local_paid,
+            fee_payers,
+        )
         ledger.pay("trade_income", "market", HOUSEHOLDS, paid, source=IncomeSource.MARKET)
-        total_capacity = capacity.sum()
-        self.income_per_capacity = self.sales / total_capacity
-        local_capacity = group_sum(hh.province, geo.n, capacity)
+        self.income_per_capacity = self.sales / local_capacity.sum()
         self.local_income_per_capacity = np.where(
             local_capacity > 0,
-            group_sum(hh.province, geo.n, paid) / np.maximum(local_capacity, 1e-12),
+            local_paid.sum(axis=0) / np.maximum(local_capacity, 1e-12),
             self.income_per_capacity,
         )
         if self.expected_income_per_capacity is None:
@@ -243,21 +274,8 @@ class Markets(Module):
                 self.local_income_per_capacity - self.expected_income_per_capacity
             ) / p.expectation_months
         # A fee payer's part of the household's trading income: its skill over the capacity.
-        payers = np.flatnonzero(self.exempt_count)
-        n_payers = self.exempt_count[payers].sum(dtype=np.int64)
-        self.fee_payer_income = (
-            float(
-                (
-                    self.exempt_count[payers]
-                    * paid[payers]
-                    * hh.trade_skill[payers]
-                    / np.maximum(capacity[payers], 1e-12)
-                ).sum()
-            )
-            / n_payers
-            if n_payers
-            else 0.0
-        )
+        payer_income, n_payers = fee_payers.sum(axis=0)
+        self.fee_payer_income = float(payer_income / n_payers) if n_payers else 0.0
 
     def threshold(self, households: np.ndarray | None = None) -> np.ndarray:
         """The donju wealth threshold of each household (of ``households``, or of all)."""
@@ -267,21 +285,57 @@ class Markets(Module):
         pyongyang, elsewhere = self._thresholds
         return np.where(province == self.sim.geography.pyongyang, pyongyang, elsewhere)
 
-    def _selling_capacity(self, donju: np.ndarray) -> np.ndarray:
-        """The household's traders times its trading skill; a donju household (``donju``:
-        their indices) adds capital, multiplied by what leased factory space and a manager's
-        favours add (patronage)."""
-        p, hh = self.pars, self.sim.households
-        capacity = self.sim.population.role_count[Role.TRADER].astype(np.float64)
-        capacity *= hh.trade_skill
+    def _sellers(
+        self, donju: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float], np.ndarray]:
+        """Each household's selling capacity: its traders times its trading skill; a donju
+        household (``donju``: their indices) adds capital, multiplied by what leased factory
+        space and a manager's favours add (patronage). Its weight in this month's sales:
+        capacity x luck. Returns capacity, weight, the sum of weights everywhere and in the
+        border provinces, and capacity by province."""
+        sim, p = self.sim, self.pars
+        hh, geo = sim.households, sim.geography
+        blocks = kernels.n_blocks(hh.n)
+        traders = sim.population.role_count[Role.TRADER]
+        sellers = np.empty(blocks, dtype=np.int64)
+        kernels.in_blocks(count_sellers, hh.n, traders, hh.kind, int(HouseholdKind.DONJU), sellers)
+        # luck = exp(sd * z - sd**2 / 2), mean 1 (float32), for each household that may sell,
+        # in order (and one value more, which the kernel reads for a last household that does
+        # not sell)
+        first_seller = np.concatenate(([0], np.cumsum(sellers)))
+        luck = np.zeros(first_seller[-1] + 1, dtype=np.float32)
+        self.rng.standard_normal(dtype=np.float32, out=luck[:-1])
+        luck *= p.trader_luck_sd
+        luck -= p.trader_luck_sd**2 / 2
+        np.exp(luck, out=luck)
         # Capital in one unit everywhere (the provincial threshold): a Pyongyang donju's larger
         # fortune buys a larger business.
-        scale = np.power(
+        capital = p.donju_capacity * np.power(
             np.maximum(hh.cash[donju], 0) / self._thresholds[1], p.donju_capital_elasticity
         )
-        capacity[donju] += p.donju_capacity * scale
-        capacity[donju] *= 1 + hh.patronage_capacity[donju]  # leased space, favours
-        return capacity
+        first_donju = np.searchsorted(donju, np.arange(blocks) * kernels.BLOCK)
+        capacity, weight = np.empty(hh.n), np.empty(hh.n)
+        local_capacity, local_weight = np.empty((blocks, geo.n)), np.empty((blocks, geo.n))
+        kernels.in_blocks(
+            selling_weights,
+            hh.n,
+            capacity,
+            weight,
+            traders,
+            hh.trade_skill,
+            donju,
+            capital,
+            first_donju,
+            hh.patronage_capacity,
+            hh.province,
+            luck,
+            first_seller,
+            local_capacity,
+            local_weight,
+        )
+        local_weight = local_weight.sum(axis=0)
+        total_weight = (float(local_weight.sum()), float(local_weight[geo.border].sum()))
+        return capacity, weight, total_weight, local_capacity.sum(axis=0)
 
     def renumbered(self, change: Renumbering) -> None:
         """Recount the exempt workers per household in the new numbering; newborns get their
@@ -332,22 +386,30 @@ class Markets(Module):
 
         # Each reviewer perceives the pay of the household's trading with individual noise
         # around what trading has paid in the province in recent months.
-        household = people.household[reviewing]
-        expected = self.expected_income_per_capacity[hh.province[household]]
-        expected = expected * hh.trade_skill[household]
-        noise = self.rng.standard_normal(len(reviewing)) * p.perception_sd
-        noise -= p.perception_sd**2 / 2
-        perceived = expected * np.exp(noise)
-        perceived -= p.exemption_fee_usd + sim.pars.official_economy.wage_usd
-        del expected, noise, household
-
-        quitting = reviewing[people.exempt[reviewing] & (perceived < 0)]
-        population.set_role(quitting, Role.WORKER)  # which also ends their exemption
-
-        role = people.role[reviewing]
-        joining = reviewing[
-            (role == Role.WORKER) & (people.age_band[reviewing] <= AgeBand.MIDDLE) & (perceived > 0)
-        ]
+        perception = self.rng.standard_normal(len(reviewing)) * p.perception_sd
+        perception -= p.perception_sd**2 / 2
+        np.exp(perception, out=perception)
+        outcome = np.empty(len(reviewing), dtype=np.int8)
+        kernels.in_ranges(
+            review_workers,
+            len(reviewing),
+            outcome,
+            reviewing,
+            perception,
+            people.household,
+            hh.province,
+            hh.trade_skill,
+            self.expected_income_per_capacity,
+            people.exempt,
+            people.role,
+            people.age_band,
+            int(Role.WORKER),
+            int(AgeBand.MIDDLE),
+            p.exemption_fee_usd + sim.pars.official_economy.wage_usd,
+        )
+        del perception
+        population.set_role(reviewing[outcome == STOP_TRADING], Role.WORKER)  # ends exemptions
+        joining = reviewing[outcome == START_TRADING]
         workers = int(population.role_count[Role.WORKER].sum(dtype=np.int64))
         n_exempt = int(self.exempt_count.sum(dtype=np.int64))
         room = max(int(p.max_exempt_share * self.scale * (workers + n_exempt)) - n_exempt, 0)
@@ -362,19 +424,27 @@ class Markets(Module):
         most inclined to trade start first, and nobody changes occupation for nothing."""
         sim = self.sim
         people = sim.people
-        women = reviewing[
-            people.female[reviewing]
-            & people.married[reviewing]
-            & (people.age_band[reviewing] >= AgeBand.YOUNG)
-            & (people.age_band[reviewing] <= AgeBand.MIDDLE)
-            & ~people.exempt[reviewing]
-        ]
-        role = people.role[women]
-        wanted = sim.pars.population.married_women_trader_share * self.scale
-        trades = propensity_share(people.trade_propensity[women]) < wanted
-        sim.population.assign_ordinary_job(women[(role == Role.TRADER) & ~trades])
-        starting = women[((role == Role.WORKER) | (role == Role.FARMER)) & trades]
-        sim.population.set_role(starting, Role.TRADER)
+        outcome = np.empty(len(reviewing), dtype=np.int8)
+        kernels.in_ranges(
+            review_women,
+            len(reviewing),
+            outcome,
+            reviewing,
+            people.female,
+            people.married,
+            people.age_band,
+            people.exempt,
+            people.role,
+            people.trade_propensity,
+            int(AgeBand.YOUNG),
+            int(AgeBand.MIDDLE),
+            int(Role.TRADER),
+            int(Role.WORKER),
+            int(Role.FARMER),
+            sim.pars.population.married_women_trader_share * self.scale,
+        )
+        sim.population.assign_ordinary_job(reviewing[outcome == STOP_TRADING])
+        sim.population.set_role(reviewing[outcome == START_TRADING], Role.TRADER)
 
     def _draw_propensities(self, persons: np.ndarray, month) -> None:
         """Each person's lasting propensity to trade: 1-255, a uniform in 255 steps (0 marks a
