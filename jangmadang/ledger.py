@@ -83,16 +83,23 @@ class Ledger:
         total = float(amount.sum())
         if debit == HOUSEHOLDS:
             _apply(self.cash, debit_idx, amount, -1.0)
-        else:
-            self._account(debit)
-            self.balances[debit] -= total
         if credit == HOUSEHOLDS:
             _apply(self.cash, credit_idx, amount)
             if source is not None:
                 _apply(self.income[:, source], credit_idx, amount)
-        else:
-            self._account(credit)
-            self.balances[credit] += total
+        return self.book(flow, debit, credit, total)
+
+    def book(self, flow: str, debit: str, credit: str, total: float) -> float:
+        """Book a transfer of ``total`` whose household side is already written: the scalar
+        accounts, the month's flow and the volume, as :meth:`pay` books them. A compiled
+        kernel that pays households in the same pass as it computes the amounts (adding to
+        ``cash``, and to ``income`` for a credit with a source) books the transfer here; the
+        monthly :meth:`check` catches a kernel whose household side differs from ``total``."""
+        total = float(total)
+        for account, sign in ((debit, -1.0), (credit, 1.0)):
+            if account != HOUSEHOLDS:
+                self._account(account)
+                self.balances[account] += sign * total
         self.flows[(flow, debit, credit)] += total
         self._volume += abs(total)
         return total

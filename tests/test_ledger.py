@@ -136,3 +136,17 @@ def test_total_income_adds_the_sources_column_by_column():
     for source in range(1, income.shape[1]):
         want += income[:, source]
     np.testing.assert_array_equal(ledger.total_income(), want)
+
+
+def test_a_transfer_written_by_a_kernel_is_booked_as_pay_books_it():
+    paid, booked = make_ledger(), make_ledger()
+    amounts = np.array([1.0, 2.0, 0.0, 3.5, 1.0])
+    paid.pay("sales", "market", HOUSEHOLDS, amounts, source=IncomeSource.MARKET)
+    booked.cash += amounts  # what the kernel wrote
+    booked.income[:, IncomeSource.MARKET] += amounts
+    assert booked.book("sales", "market", HOUSEHOLDS, amounts.sum()) == amounts.sum()
+    assert booked.balances == paid.balances
+    assert booked.close_month() == paid.close_month()
+    booked.cash[0] += 1.0  # a kernel that wrote more than it booked
+    with pytest.raises(MoneyNotConserved, match="drifted"):
+        booked.check()

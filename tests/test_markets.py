@@ -188,11 +188,13 @@ def test_spending_kernels_match_their_numpy_formulation():
     assert np.array_equal(desired, expected)
     assert np.allclose(sums.sum(axis=0), [expected.sum(), cash.sum()], rtol=1e-12)
     spending = rng.random(n).astype(np.float32)
-    before = spending.copy()
-    kernels.in_blocks(markets_kernels.buy_goods, n, desired, spending, 0.7)
+    before, cash_before, totals = spending.copy(), cash.copy(), np.empty(blocks)
+    kernels.in_blocks(markets_kernels.buy_goods, n, desired, spending, cash, totals, 0.7)
     assert np.array_equal(desired, expected * 0.7)
     before += expected * 0.7
     assert np.array_equal(spending, before)
+    assert np.array_equal(cash, cash_before - expected * 0.7)
+    assert np.allclose(totals.sum(), (expected * 0.7).sum(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("sorted_provinces", [True, False])
@@ -251,6 +253,8 @@ def test_selling_kernels_match_their_numpy_formulation(sorted_provinces):
     rate = rng.random(provinces)
     exempt_count = (rng.integers(0, 3, n) * (rng.random(n) < 0.1)).astype(np.uint8)
     local_paid, fee_payers = np.empty((blocks, provinces)), np.empty((blocks, 2))
+    income = rng.random((n, 4)).astype(np.float32)
+    cash_before, income_before = cash.copy(), income.copy()
     kernels.in_blocks(
         markets_kernels.pay_traders,
         n,
@@ -262,9 +266,14 @@ def test_selling_kernels_match_their_numpy_formulation(sorted_provinces):
         capacity,
         local_paid,
         fee_payers,
+        cash,
+        income[:, 1],
     )
     paid = expected_weight * rate[province]
     assert np.array_equal(weight, paid)
+    assert np.array_equal(cash, cash_before + paid)
+    income_before[:, 1] += paid
+    assert np.array_equal(income, income_before)
     assert np.allclose(local_paid.sum(axis=0), np.bincount(province, paid, provinces))
     payer_income = exempt_count * paid * skill / np.maximum(capacity, 1e-12)
     assert np.allclose(fee_payers.sum(axis=0), [payer_income.sum(), exempt_count.sum()])

@@ -175,8 +175,10 @@ class Markets(Module):
         self.second_hand_usd = 0.0
         share = min(1.0, sales_value / max(desired_total, 1e-12))
         bought = desired
-        kernels.in_blocks(buy_goods, n, bought, hh.spending, share)  # bought = desired x share
-        purchases = ledger.pay("goods_purchase", HOUSEHOLDS, "market", bought)
+        # bought = desired x share, paid from cash in the same pass
+        bought_by_block = np.empty(blocks)
+        kernels.in_blocks(buy_goods, n, bought, hh.spending, hh.cash, bought_by_block, share)
+        purchases = ledger.book("goods_purchase", HOUSEHOLDS, "market", bought_by_block.sum())
         import_value = purchases * imported / volume
         del desired, bought
         self.imports = ledger.pay(
@@ -259,8 +261,10 @@ class Markets(Module):
             capacity,
             local_paid,
             fee_payers,
-        )
-        ledger.pay("trade_income", "market", HOUSEHOLDS, paid, source=IncomeSource.MARKET)
+            hh.cash,
+            hh.income[:, IncomeSource.MARKET],
+        )  # and credited: the market's trade income
+        ledger.book("trade_income", "market", HOUSEHOLDS, local_paid.sum())
         self.income_per_capacity = self.sales / local_capacity.sum()
         self.local_income_per_capacity = np.where(
             local_capacity > 0,

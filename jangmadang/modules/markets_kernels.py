@@ -41,14 +41,19 @@ def desired_spending(
 
 
 @njit(nogil=True, cache=True)
-def buy_goods(first_block, end_block, bought, spending, share):
+def buy_goods(first_block, end_block, bought, spending, cash, totals, share):
     """Households buy ``share`` of what they wanted: ``bought`` (what they wanted, in place)
-    is scaled by it and added to ``spending`` (float32)."""
+    is scaled by it, paid from ``cash`` and added to ``spending`` (float32); ``totals[block]``
+    is the block's purchases (the ledger books their sum)."""
     n = len(bought)
     for b in range(first_block, end_block):
+        total = 0.0
         for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
             bought[h] *= share
+            cash[h] -= bought[h]
             spending[h] = np.float64(spending[h]) + bought[h]
+            total += bought[h]
+        totals[b] = total
 
 
 @njit(nogil=True, cache=True)
@@ -131,9 +136,12 @@ def pay_traders(
     capacity,
     local_paid,
     fee_payers,
+    cash,
+    market_income,
 ):
     """Sales paid out by weight: ``paid`` (the weights, in place) becomes weight x
-    ``rate[province]``. Per block: ``local_paid[block, province]`` = paid, and
+    ``rate[province]``, added to ``cash`` and ``market_income`` (the ledger books the sum of
+    ``local_paid``). Per block: ``local_paid[block, province]`` = paid, and
     ``fee_payers[block]`` = (sum over fee payers of exempt_count x paid x skill / capacity,
     their number)."""
     n = len(paid)
@@ -146,6 +154,8 @@ def pay_traders(
         for h in range(lo, hi):
             p = paid[h] * rate[province[h]]
             paid[h] = p
+            cash[h] += p
+            market_income[h] += p
             if province[h] != run:
                 local_paid[b, run] += run_total
                 run, run_total = province[h], 0.0
