@@ -16,6 +16,7 @@ from jangmadang import streams
 from jangmadang.kernels import (
     bits64,
     in_blocks,
+    in_ranges,
     indices_below,
     n_blocks,
     normal,
@@ -307,11 +308,18 @@ def test_standing_and_unit_sums_match_bincount():
     rng = np.random.default_rng(4)
     h = households(rng)
     n_units = len(h["unit_loyalty"])
+    start, members = kernels.unit_members(h["inminban"], n_units)
+    np.testing.assert_array_equal(members, np.argsort(h["inminban"], kind="stable"))
+    np.testing.assert_array_equal(np.diff(start), np.bincount(h["inminban"], minlength=n_units))
     standing = rng.random(3000, dtype=np.float32)
     spending = rng.random(3000, dtype=np.float32)
     abroad = (rng.random(3000) < 0.2).astype(np.int8)
     want = standing * np.float32(0.9) + np.float32(1 - 0.9) * spending
-    sums, counts = kernels.update_standing(standing, spending, 0.9, h["inminban"], abroad, n_units)
+    sums, counts = np.empty((2, n_units)), np.empty((2, n_units), dtype=np.int64)
+    in_ranges(
+        kernels.update_standing, n_units, sums, counts, standing, spending, 0.9, abroad,
+        start, members,
+    )  # fmt: skip
     np.testing.assert_array_equal(standing, want)
     for side, mask in enumerate((abroad == 0, abroad > 0)):
         unit = h["inminban"][mask]
@@ -320,13 +328,11 @@ def test_standing_and_unit_sums_match_bincount():
             sums[side], np.bincount(unit, weights=standing[mask], minlength=n_units), rtol=1e-12
         )
     household_sums = rng.random(3000, dtype=np.float32)
-    loyalty, households_per_unit = kernels.unit_means(
-        h["inminban"], household_sums, h["adults"], n_units
-    )
+    loyalty = np.empty(n_units)
+    in_ranges(kernels.unit_means, n_units, loyalty, start, members, household_sums, h["adults"])
     adults = np.bincount(h["inminban"], weights=h["adults"], minlength=n_units)
     weighted = np.bincount(h["inminban"], weights=household_sums, minlength=n_units)
     np.testing.assert_allclose(loyalty, weighted / np.maximum(adults, 1), rtol=1e-12)
-    np.testing.assert_array_equal(households_per_unit, np.bincount(h["inminban"]))
 
 
 def test_record_sums_match_bincount():
