@@ -552,3 +552,20 @@ def test_results_are_identical_on_one_and_two_threads():
         assert out[0] == threads
         digests.add(out[1])
     assert len(digests) == 1, digests
+
+
+def test_ranks_within_are_the_stable_argsort_ranks():
+    rng = np.random.default_rng(8)
+    values = rng.choice(rng.normal(0, 1, 500).astype(np.float32), 20_000)  # many ties
+    values[rng.random(20_000) < 0.05] = np.nan
+    values[rng.random(20_000) < 0.05] = 0.0
+    values[rng.random(20_000) < 0.05] = -0.0
+    values[:3] = [np.inf, -np.inf, np.float32(-1e-45)]
+    bounds = np.array([0, 0, 1, 7000, 20_000])  # an empty range, one item, two more
+    ranks = np.full(20_000, -1, dtype=np.float32)
+    kernels.ranks_within(values, bounds, ranks)
+    want = np.empty(20_000, dtype=np.float32)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        order = np.argsort(values[lo:hi], kind="stable")
+        want[lo + order] = np.arange(hi - lo, dtype=np.float32) / max(hi - lo - 1, 1)
+    np.testing.assert_array_equal(ranks, want)

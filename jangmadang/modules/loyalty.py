@@ -392,9 +392,7 @@ class Loyalty(Module):
         hh, geo = sim.households, sim.geography
         standing = np.zeros(hh.n, dtype=np.float32)
         bounds = np.searchsorted(hh.province, np.arange(geo.n + 1))  # households by province
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            order = np.argsort(hh.standing[lo:hi], kind="stable")
-            standing[lo + order] = np.arange(hi - lo, dtype=np.float32) / max(hi - lo - 1, 1)
+        kernels.ranks_within(hh.standing, bounds, standing)
         province_loyalty = group_mean(hh.province, geo.n, hh.loyalty)
         cadre = hh.kind == HouseholdKind.CADRE
         defector = hh.relatives_abroad > 0
