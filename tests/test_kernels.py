@@ -569,3 +569,64 @@ def test_ranks_within_are_the_stable_argsort_ranks():
         order = np.argsort(values[lo:hi], kind="stable")
         want[lo + order] = np.arange(hi - lo, dtype=np.float32) / max(hi - lo - 1, 1)
     np.testing.assert_array_equal(ranks, want)
+
+
+def test_age_everyone_matches_its_numpy_formulation():
+    from jangmadang.modules import demography_kernels as dk
+    from jangmadang.state import AGE_BAND_STARTS
+
+    rng = np.random.default_rng(9)
+    n, now = 50_000, 1200
+    birth_month = (now - rng.integers(0, 12 * 90, n)).astype(np.int16)
+    role = rng.integers(0, 13, n).astype(np.int8)
+    female, married, exempt = (rng.random((3, n)) < 0.5).astype(bool)
+    retiring_role = rng.random(13) < 0.5
+    codes, age_band = np.empty(n, dtype=np.uint8), np.empty(n, dtype=np.int8)
+    dk.age_everyone(
+        0, n, codes, age_band, role, female, married, exempt, birth_month, now,
+        AGE_BAND_STARTS, retiring_role, 0, 17, 60, 55,
+    )  # fmt: skip
+    age = (now - birth_month.astype(np.int64)) // 12
+    np.testing.assert_array_equal(age_band, np.searchsorted(AGE_BAND_STARTS, age, side="right"))
+    old = age >= np.where(female, 55, 60)
+    leaves = (role == 0) & (age >= 17) & ~(female & married)
+    want = np.select(
+        [old & retiring_role[role], old & exempt, ~old & leaves],
+        [dk.RETIRES, dk.STOPS_PAYING, dk.LEAVES_SCHOOL],
+        dk.NOTHING,
+    )
+    np.testing.assert_array_equal(codes, want)
+    assert {dk.RETIRES, dk.STOPS_PAYING, dk.LEAVES_SCHOOL} <= set(codes.tolist())
+
+
+def test_count_adults_matches_its_numpy_formulation():
+    h = households(np.random.default_rng(10))
+    n = len(h["loyalty"])
+    rng = np.random.default_rng(11)
+    age_band, role = rng.integers(0, 5, n).astype(np.int8), rng.integers(0, 13, n).astype(np.int8)
+    adult, counts = np.empty(n, dtype=bool), np.empty(len(h["size"]))
+    in_blocks(
+        kernels.count_adults, len(h["size"]), adult, counts, age_band, role, 1, 12,
+        h["first_person"], h["size"],
+    )  # fmt: skip
+    want = (age_band >= 1) & (role != 12)
+    np.testing.assert_array_equal(adult, want)
+    household = np.repeat(np.arange(len(h["size"])), h["size"])
+    np.testing.assert_array_equal(counts, np.bincount(household, want, len(h["size"])))
+
+
+def test_candidates_due_are_listed_in_person_order():
+    from jangmadang.modules import demography_kernels as dk
+
+    h = households(np.random.default_rng(12))
+    n, n_households = len(h["loyalty"]), len(h["size"])
+    rng = np.random.default_rng(13)
+    death_due, birth_due = rng.integers(100, 110, (2, n)).astype(np.int16)
+    due = (h["first_person"], death_due, birth_due, 105)
+    counts = np.zeros((n_blocks(n_households), 2), dtype=np.int64)
+    in_blocks(dk.count_due, n_households, counts, *due)
+    deaths, births = counts.sum(axis=0)
+    dying, bearing = np.empty(deaths, dtype=np.int64), np.empty(births, dtype=np.int64)
+    in_blocks(dk.list_due, n_households, dying, bearing, np.cumsum(counts, axis=0) - counts, *due)
+    np.testing.assert_array_equal(dying, np.flatnonzero(death_due == 105))
+    np.testing.assert_array_equal(bearing, np.flatnonzero(birth_due == 105))

@@ -218,41 +218,63 @@ def age_everyone(
     to them (``codes``): state workers, cadres and agents past retirement age retire, traders
     past it stop paying to be excused from a workplace, and dependants of working age (men,
     and women until marriage) leave school for an assigned job."""
+    # Branch-free (ages and roles vary from person to person): the band counts the band
+    # starts reached, and each code applies where its condition holds.
     for i in range(lo, hi):
         age = (now - np.int64(birth_month[i])) // 12
         band = 0
-        while band < len(band_starts) and age >= band_starts[band]:
-            band += 1
+        for j in range(len(band_starts)):
+            band += age >= band_starts[j]
         age_band[i] = band
         r = role[i]
-        retirement = retirement_women if female[i] else retirement_men
-        code = NOTHING
-        if age >= retirement:
-            if retiring_role[r]:
-                code = RETIRES
-            elif exempt[i]:
-                code = STOPS_PAYING
-        elif r == dependant and age >= school_leaving_age and not (female[i] and married[i]):
-            code = LEAVES_SCHOOL
-        codes[i] = code
+        old = age >= (retirement_women if female[i] else retirement_men)
+        retiring = retiring_role[r]
+        leaves = (r == dependant) & (age >= school_leaving_age) & ~(female[i] & married[i])
+        codes[i] = (
+            RETIRES * (old & retiring)
+            + STOPS_PAYING * (old & ~retiring & exempt[i])
+            + LEAVES_SCHOOL * (~old & leaves)
+        )
+
+
+@njit
+def _persons_of_block(b, first_person, n_persons):
+    """The persons of block ``b`` of households: a range (a household's persons are
+    contiguous, and households in order)."""
+    n = len(first_person)
+    lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+    return first_person[lo], first_person[hi] if hi < n else n_persons
 
 
 @njit(nogil=True, cache=True)
-def due_now(death_due, birth_due, now):
-    """The persons whose candidate death, and those whose candidate birth, is due this month
-    (one pass over both arrays: counting, then writing)."""
-    deaths = births = 0
-    for i in range(len(death_due)):
-        deaths += death_due[i] == now
-        births += birth_due[i] == now
-    dying = np.empty(deaths, dtype=np.int64)
-    bearing = np.empty(births, dtype=np.int64)
-    deaths = births = 0
-    for i in range(len(death_due)):
-        if death_due[i] == now:
-            dying[deaths] = i
-            deaths += 1
-        if birth_due[i] == now:
-            bearing[births] = i
-            births += 1
-    return dying, bearing
+def count_due(first_block, end_block, counts, first_person, death_due, birth_due, now):
+    """For blocks ``first_block .. end_block - 1`` of households: how many of the block's
+    persons have their candidate death (``counts[b, 0]``) and birth (``counts[b, 1]``) due
+    this month."""
+    for b in range(first_block, end_block):
+        lo, hi = _persons_of_block(b, first_person, len(death_due))
+        deaths = births = 0
+        for i in range(lo, hi):
+            deaths += death_due[i] == now
+            births += birth_due[i] == now
+        counts[b, 0], counts[b, 1] = deaths, births
+
+
+@njit(nogil=True, cache=True)
+def list_due(
+    first_block, end_block, dying, bearing, offsets, first_person, death_due, birth_due, now
+):
+    """The persons of blocks ``first_block .. end_block - 1`` whose candidate death is due,
+    into ``dying`` from ``offsets[b, 0]`` on, and those whose candidate birth is due, into
+    ``bearing`` from ``offsets[b, 1]``: in person order, each block where
+    :func:`count_due`'s counts of the blocks before it end."""
+    for b in range(first_block, end_block):
+        lo, hi = _persons_of_block(b, first_person, len(death_due))
+        deaths, births = offsets[b, 0], offsets[b, 1]
+        for i in range(lo, hi):
+            if death_due[i] == now:  # rare: a branch almost never taken
+                dying[deaths] = i
+                deaths += 1
+            if birth_due[i] == now:
+                bearing[births] = i
+                births += 1

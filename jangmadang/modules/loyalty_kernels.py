@@ -189,7 +189,7 @@ def count_adults(
         for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
             count = 0.0
             for i in range(first_person[h], first_person[h] + size[h]):
-                adult[i] = age_band[i] >= young and role[i] != deceased
+                adult[i] = (age_band[i] >= young) & (role[i] != deceased)
                 count += adult[i]
             counts[h] = count
 
