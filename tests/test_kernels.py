@@ -613,20 +613,3 @@ def test_count_adults_matches_its_numpy_formulation():
     np.testing.assert_array_equal(adult, want)
     household = np.repeat(np.arange(len(h["size"])), h["size"])
     np.testing.assert_array_equal(counts, np.bincount(household, want, len(h["size"])))
-
-
-def test_candidates_due_are_listed_in_person_order():
-    from jangmadang.modules import demography_kernels as dk
-
-    h = households(np.random.default_rng(12))
-    n, n_households = len(h["loyalty"]), len(h["size"])
-    rng = np.random.default_rng(13)
-    death_due, birth_due = rng.integers(100, 110, (2, n)).astype(np.int16)
-    due = (h["first_person"], death_due, birth_due, 105)
-    counts = np.zeros((n_blocks(n_households), 2), dtype=np.int64)
-    in_blocks(dk.count_due, n_households, counts, *due)
-    deaths, births = counts.sum(axis=0)
-    dying, bearing = np.empty(deaths, dtype=np.int64), np.empty(births, dtype=np.int64)
-    in_blocks(dk.list_due, n_households, dying, bearing, np.cumsum(counts, axis=0) - counts, *due)
-    np.testing.assert_array_equal(dying, np.flatnonzero(death_due == 105))
-    np.testing.assert_array_equal(bearing, np.flatnonzero(birth_due == 105))

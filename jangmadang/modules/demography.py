@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import Field
 
 from jangmadang import streams
-from jangmadang.kernels import in_blocks, in_ranges, n_blocks, uniforms_at
+from jangmadang.kernels import in_blocks, in_ranges, uniforms_at
 from jangmadang.ledger import HOUSEHOLDS
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.demography_kernels import (
@@ -46,9 +46,8 @@ from jangmadang.modules.demography_kernels import (
     RETIRES,
     STOPS_PAYING,
     age_everyone,
-    count_due,
     count_stayers,
-    list_due,
+    due_now,
     nearest_in_unit,
     next_candidates,
     order_households,
@@ -369,25 +368,13 @@ class Demography(Module):
         if sim.month.month == self.rebuild_month and self.sim.steps_done > 0:
             self._rebuild()
         self._count_exposure()
-        dying, bearing = self._due_now()
+        people = sim.people
+        dying, bearing = due_now(people.death_due, people.birth_due, self.month_index)
         dead = self._deaths_due(dying)
         mothers = self._births_due(bearing)
         self._newborns_die()
         self._newborns_arrive(mothers)
         self._deaths(dead)
-
-    def _due_now(self) -> tuple[np.ndarray, np.ndarray]:
-        """The persons whose candidate death, and those whose candidate birth, is due this
-        month, in person order (counted, then listed, block by block of households)."""
-        people, hh = self.sim.people, self.sim.households
-        due = (hh.first_person, people.death_due, people.birth_due, self.month_index)
-        counts = np.zeros((n_blocks(hh.n), 2), dtype=np.int64)
-        in_blocks(count_due, hh.n, counts, *due)
-        offsets = np.cumsum(counts, axis=0) - counts
-        deaths, births = counts.sum(axis=0)
-        dying, bearing = np.empty(deaths, dtype=np.int64), np.empty(births, dtype=np.int64)
-        in_blocks(list_due, hh.n, dying, bearing, offsets, *due)
-        return dying, bearing
 
     @property
     def rebuild_month(self) -> int:

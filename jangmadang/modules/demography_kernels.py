@@ -237,44 +237,22 @@ def age_everyone(
         )
 
 
-@njit
-def _persons_of_block(b, first_person, n_persons):
-    """The persons of block ``b`` of households: a range (a household's persons are
-    contiguous, and households in order)."""
-    n = len(first_person)
-    lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
-    return first_person[lo], first_person[hi] if hi < n else n_persons
-
-
 @njit(nogil=True, cache=True)
-def count_due(first_block, end_block, counts, first_person, death_due, birth_due, now):
-    """For blocks ``first_block .. end_block - 1`` of households: how many of the block's
-    persons have their candidate death (``counts[b, 0]``) and birth (``counts[b, 1]``) due
-    this month."""
-    for b in range(first_block, end_block):
-        lo, hi = _persons_of_block(b, first_person, len(death_due))
-        deaths = births = 0
-        for i in range(lo, hi):
-            deaths += death_due[i] == now
-            births += birth_due[i] == now
-        counts[b, 0], counts[b, 1] = deaths, births
-
-
-@njit(nogil=True, cache=True)
-def list_due(
-    first_block, end_block, dying, bearing, offsets, first_person, death_due, birth_due, now
-):
-    """The persons of blocks ``first_block .. end_block - 1`` whose candidate death is due,
-    into ``dying`` from ``offsets[b, 0]`` on, and those whose candidate birth is due, into
-    ``bearing`` from ``offsets[b, 1]``: in person order, each block where
-    :func:`count_due`'s counts of the blocks before it end."""
-    for b in range(first_block, end_block):
-        lo, hi = _persons_of_block(b, first_person, len(death_due))
-        deaths, births = offsets[b, 0], offsets[b, 1]
-        for i in range(lo, hi):
-            if death_due[i] == now:  # rare: a branch almost never taken
-                dying[deaths] = i
-                deaths += 1
-            if birth_due[i] == now:
-                bearing[births] = i
-                births += 1
+def due_now(death_due, birth_due, now):
+    """The persons whose candidate death, and those whose candidate birth, is due this month
+    (one pass over both arrays: counting, then writing)."""
+    deaths = births = 0
+    for i in range(len(death_due)):
+        deaths += death_due[i] == now
+        births += birth_due[i] == now
+    dying = np.empty(deaths, dtype=np.int64)
+    bearing = np.empty(births, dtype=np.int64)
+    deaths = births = 0
+    for i in range(len(death_due)):
+        if death_due[i] == now:
+            dying[deaths] = i
+            deaths += 1
+        if birth_due[i] == now:
+            bearing[births] = i
+            births += 1
+    return dying, bearing
