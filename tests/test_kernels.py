@@ -16,6 +16,7 @@ from jangmadang import streams
 from jangmadang.kernels import (
     bits64,
     in_blocks,
+    in_ranges,
     indices_below,
     n_blocks,
     normal,
@@ -310,11 +311,18 @@ def test_standing_and_unit_sums_match_bincount():
     rng = np.random.default_rng(4)
     h = households(rng)
     n_units = len(h["unit_loyalty"])
+    start, members = kernels.unit_members(h["inminban"], n_units)
+    np.testing.assert_array_equal(members, np.argsort(h["inminban"], kind="stable"))
+    np.testing.assert_array_equal(np.diff(start), np.bincount(h["inminban"], minlength=n_units))
     standing = rng.random(3000, dtype=np.float32)
     spending = rng.random(3000, dtype=np.float32)
     abroad = (rng.random(3000) < 0.2).astype(np.int8)
     want = standing * np.float32(0.9) + np.float32(1 - 0.9) * spending
-    sums, counts = kernels.update_standing(standing, spending, 0.9, h["inminban"], abroad, n_units)
+    sums, counts = np.empty((2, n_units)), np.empty((2, n_units), dtype=np.int64)
+    in_ranges(
+        kernels.update_standing, n_units, sums, counts, standing, spending, 0.9, abroad,
+        start, members,
+    )  # fmt: skip
     np.testing.assert_array_equal(standing, want)
     for side, mask in enumerate((abroad == 0, abroad > 0)):
         unit = h["inminban"][mask]
@@ -323,13 +331,11 @@ def test_standing_and_unit_sums_match_bincount():
             sums[side], np.bincount(unit, weights=standing[mask], minlength=n_units), rtol=1e-12
         )
     household_sums = rng.random(3000, dtype=np.float32)
-    loyalty, households_per_unit = kernels.unit_means(
-        h["inminban"], household_sums, h["adults"], n_units
-    )
+    loyalty = np.empty(n_units)
+    in_ranges(kernels.unit_means, n_units, loyalty, start, members, household_sums, h["adults"])
     adults = np.bincount(h["inminban"], weights=h["adults"], minlength=n_units)
     weighted = np.bincount(h["inminban"], weights=household_sums, minlength=n_units)
     np.testing.assert_allclose(loyalty, weighted / np.maximum(adults, 1), rtol=1e-12)
-    np.testing.assert_array_equal(households_per_unit, np.bincount(h["inminban"]))
 
 
 def test_record_sums_match_bincount():
@@ -572,3 +578,64 @@ def test_role_moves_match_their_numpy_formulation():
         np.add.at(want, (role, household), 1)
         np.testing.assert_array_equal(counts, want)
         np.testing.assert_array_equal(kind, _kind_from_counts(want))
+
+
+def test_ranks_within_are_the_stable_argsort_ranks():
+    rng = np.random.default_rng(8)
+    values = rng.choice(rng.normal(0, 1, 500).astype(np.float32), 20_000)  # many ties
+    values[rng.random(20_000) < 0.05] = np.nan
+    values[rng.random(20_000) < 0.05] = 0.0
+    values[rng.random(20_000) < 0.05] = -0.0
+    values[:3] = [np.inf, -np.inf, np.float32(-1e-45)]
+    bounds = np.array([0, 0, 1, 7000, 20_000])  # an empty range, one item, two more
+    ranks = np.full(20_000, -1, dtype=np.float32)
+    kernels.ranks_within(values, bounds, ranks)
+    want = np.empty(20_000, dtype=np.float32)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        order = np.argsort(values[lo:hi], kind="stable")
+        want[lo + order] = np.arange(hi - lo, dtype=np.float32) / max(hi - lo - 1, 1)
+    np.testing.assert_array_equal(ranks, want)
+
+
+def test_age_everyone_matches_its_numpy_formulation():
+    from jangmadang.modules import demography_kernels as dk
+    from jangmadang.state import AGE_BAND_STARTS
+
+    rng = np.random.default_rng(9)
+    n, now = 50_000, 1200
+    birth_month = (now - rng.integers(0, 12 * 90, n)).astype(np.int16)
+    role = rng.integers(0, 13, n).astype(np.int8)
+    female, married, exempt = (rng.random((3, n)) < 0.5).astype(bool)
+    retiring_role = rng.random(13) < 0.5
+    codes, age_band = np.empty(n, dtype=np.uint8), np.empty(n, dtype=np.int8)
+    dk.age_everyone(
+        0, n, codes, age_band, role, female, married, exempt, birth_month, now,
+        AGE_BAND_STARTS, retiring_role, 0, 17, 60, 55,
+    )  # fmt: skip
+    age = (now - birth_month.astype(np.int64)) // 12
+    np.testing.assert_array_equal(age_band, np.searchsorted(AGE_BAND_STARTS, age, side="right"))
+    old = age >= np.where(female, 55, 60)
+    leaves = (role == 0) & (age >= 17) & ~(female & married)
+    want = np.select(
+        [old & retiring_role[role], old & exempt, ~old & leaves],
+        [dk.RETIRES, dk.STOPS_PAYING, dk.LEAVES_SCHOOL],
+        dk.NOTHING,
+    )
+    np.testing.assert_array_equal(codes, want)
+    assert {dk.RETIRES, dk.STOPS_PAYING, dk.LEAVES_SCHOOL} <= set(codes.tolist())
+
+
+def test_count_adults_matches_its_numpy_formulation():
+    h = households(np.random.default_rng(10))
+    n = len(h["loyalty"])
+    rng = np.random.default_rng(11)
+    age_band, role = rng.integers(0, 5, n).astype(np.int8), rng.integers(0, 13, n).astype(np.int8)
+    adult, counts = np.empty(n, dtype=bool), np.empty(len(h["size"]))
+    in_blocks(
+        kernels.count_adults, len(h["size"]), adult, counts, age_band, role, 1, 12,
+        h["first_person"], h["size"],
+    )  # fmt: skip
+    want = (age_band >= 1) & (role != 12)
+    np.testing.assert_array_equal(adult, want)
+    household = np.repeat(np.arange(len(h["size"])), h["size"])
+    np.testing.assert_array_equal(counts, np.bincount(household, want, len(h["size"])))

@@ -218,23 +218,23 @@ def age_everyone(
     to them (``codes``): state workers, cadres and agents past retirement age retire, traders
     past it stop paying to be excused from a workplace, and dependants of working age (men,
     and women until marriage) leave school for an assigned job."""
+    # Branch-free (ages and roles vary from person to person): the band counts the band
+    # starts reached, and each code applies where its condition holds.
     for i in range(lo, hi):
         age = (now - np.int64(birth_month[i])) // 12
         band = 0
-        while band < len(band_starts) and age >= band_starts[band]:
-            band += 1
+        for j in range(len(band_starts)):
+            band += age >= band_starts[j]
         age_band[i] = band
         r = role[i]
-        retirement = retirement_women if female[i] else retirement_men
-        code = NOTHING
-        if age >= retirement:
-            if retiring_role[r]:
-                code = RETIRES
-            elif exempt[i]:
-                code = STOPS_PAYING
-        elif r == dependant and age >= school_leaving_age and not (female[i] and married[i]):
-            code = LEAVES_SCHOOL
-        codes[i] = code
+        old = age >= (retirement_women if female[i] else retirement_men)
+        retiring = retiring_role[r]
+        leaves = (r == dependant) & (age >= school_leaving_age) & ~(female[i] & married[i])
+        codes[i] = (
+            RETIRES * (old & retiring)
+            + STOPS_PAYING * (old & ~retiring & exempt[i])
+            + LEAVES_SCHOOL * (~old & leaves)
+        )
 
 
 @njit(nogil=True, cache=True)

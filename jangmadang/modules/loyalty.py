@@ -38,7 +38,7 @@ import numpy as np
 from pydantic import Field
 
 from jangmadang import streams
-from jangmadang.kernels import in_blocks, n_blocks
+from jangmadang.kernels import in_blocks, in_ranges, n_blocks
 from jangmadang.ledger import IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules import loyalty_kernels as kernels
@@ -140,6 +140,7 @@ class Loyalty(Module):
         self.fear = np.zeros(n_units, dtype=np.float32)  # fear above the base, per inminban
         self.inminban_loyalty = np.zeros(n_units)  # mean adult loyalty, per inminban
         self.inminban_households = np.zeros(n_units, dtype=np.int64)
+        self._members_at = -1  # ``population.moves`` when the inminban's households were listed
         self.defector_households = np.zeros(n_units, dtype=np.int64)  # per inminban, this month
         self.desirability = np.full(hh.n, np.nan, dtype=np.float32)  # at the last marriage round
         self.eligible = self.married_by_kind = np.zeros(len(HouseholdKind) + 1, dtype=np.int64)
@@ -245,8 +246,14 @@ class Loyalty(Module):
             p.neighbour_pull,
             p.initial_mean,
         )
-        self.inminban_loyalty, self.inminban_households = kernels.unit_means(
-            hh.inminban, household_sums, self.adults, n_units
+        self.inminban_loyalty = np.empty(n_units)
+        in_ranges(
+            kernels.unit_means,
+            n_units,
+            self.inminban_loyalty,
+            *self._unit_members(),
+            household_sums,
+            self.adults,
         )
         (gain_fed, gain_hungry, rally_loss), (went_fed, went_hungry, exposed) = (
             totals.sum(axis=0),
@@ -259,6 +266,18 @@ class Loyalty(Module):
         )
         self.rally_exposed = int(exposed)
         self.rally_loss = float(rally_loss) / max(self.rally_exposed, 1)
+
+    def _unit_members(self) -> tuple[np.ndarray, np.ndarray]:
+        """The households of each inminban (``loyalty_kernels.unit_members``), listed again
+        only when households moved (exiled, or renumbered at the yearly rebuild)."""
+        moves = self.sim.population.moves
+        if self._members_at != moves:
+            self.unit_start, self.unit_households = kernels.unit_members(
+                self.sim.households.inminban, len(self.fear)
+            )
+            self.inminban_households = np.diff(self.unit_start)
+            self._members_at = moves
+        return self.unit_start, self.unit_households
 
     def _inminban_fear(self) -> np.ndarray:
         """Fear per inminban: the base level plus what punishments seen there added (float32)."""
@@ -291,13 +310,18 @@ class Loyalty(Module):
         (relative gap in visible standing, 0 where none lives better), seen more clearly the
         more openly they show it. Smooths every household's standing on the way."""
         p, hh = self.pars, self.sim.households
-        sums, counts = kernels.update_standing(
+        n_units = len(self.fear)
+        sums, counts = np.empty((2, n_units)), np.empty((2, n_units), dtype=np.int64)
+        in_ranges(
+            kernels.update_standing,
+            n_units,
+            sums,
+            counts,
             hh.standing,
             hh.spending,
             p.standing_memory,
-            hh.inminban,
             hh.relatives_abroad,
-            len(self.fear),
+            *self._unit_members(),
         )
         self.defector_households = counts[1]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -368,9 +392,7 @@ class Loyalty(Module):
         hh, geo = sim.households, sim.geography
         standing = np.zeros(hh.n, dtype=np.float32)
         bounds = np.searchsorted(hh.province, np.arange(geo.n + 1))  # households by province
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            order = np.argsort(hh.standing[lo:hi], kind="stable")
-            standing[lo + order] = np.arange(hi - lo, dtype=np.float32) / max(hi - lo - 1, 1)
+        kernels.ranks_within(hh.standing, bounds, standing)
         province_loyalty = group_mean(hh.province, geo.n, hh.loyalty)
         cadre = hh.kind == HouseholdKind.CADRE
         defector = hh.relatives_abroad > 0

@@ -132,19 +132,49 @@ def update_persons(
 
 
 @njit(cache=True)
-def update_standing(standing, spending, memory, inminban, relatives_abroad, n_units):
-    """Smooth each household's visible standing (``standing x memory + (1 - memory) x
-    spending``, float32) and return, per inminban, the households with relatives abroad and
-    the others: their number and the sum of their standing (float64)."""
+def unit_members(inminban, n_units):
+    """The households of each inminban in ascending order (a counting sort): those of unit
+    ``u`` are ``members[start[u]:start[u + 1]]``. Returns ``start`` (int64) and ``members``
+    (int32)."""
+    start = np.zeros(n_units + 1, dtype=np.int64)
+    for h in range(len(inminban)):
+        start[inminban[h] + 1] += 1
+    for u in range(n_units):
+        start[u + 1] += start[u]
+    filled = start[:-1].copy()
+    members = np.empty(len(inminban), dtype=np.int32)
+    for h in range(len(inminban)):
+        u = inminban[h]
+        members[filled[u]] = h
+        filled[u] += 1
+    return start, members
+
+
+@njit(nogil=True, cache=True)
+def update_standing(
+    lo, hi, sums, counts, standing, spending, memory, relatives_abroad, start, members
+):
+    """For the inminban ``lo .. hi - 1`` (households from :func:`unit_members`): smooth each
+    household's visible standing (``standing x memory + (1 - memory) x spending``, float32)
+    and set ``sums[side, u]`` and ``counts[side, u]``, the sum of the standing (float64, in
+    household order) and the number of the households with relatives abroad (side 1) and of
+    the others (side 0)."""
     keep, add = np.float32(memory), np.float32(1 - memory)
-    sums = np.zeros((2, n_units))
-    counts = np.zeros((2, n_units), dtype=np.int64)
-    for h in range(len(standing)):
-        standing[h] = standing[h] * keep + add * spending[h]
-        side = 1 if relatives_abroad[h] > 0 else 0
-        sums[side, inminban[h]] += standing[h]
-        counts[side, inminban[h]] += 1
-    return sums, counts
+    for u in range(lo, hi):
+        others = theirs = 0.0
+        n_others = n_theirs = 0
+        for k in range(start[u], start[u + 1]):
+            h = members[k]
+            value = standing[h] * keep + add * spending[h]
+            standing[h] = value
+            if relatives_abroad[h] > 0:
+                theirs += value
+                n_theirs += 1
+            else:
+                others += value
+                n_others += 1
+        sums[0, u], sums[1, u] = others, theirs
+        counts[0, u], counts[1, u] = n_others, n_theirs
 
 
 @njit(nogil=True, cache=True)
@@ -159,26 +189,23 @@ def count_adults(
         for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
             count = 0.0
             for i in range(first_person[h], first_person[h] + size[h]):
-                adult[i] = age_band[i] >= young and role[i] != deceased
+                adult[i] = (age_band[i] >= young) & (role[i] != deceased)
                 count += adult[i]
             counts[h] = count
 
 
-@njit(cache=True)
-def unit_means(inminban, household_sums, adults, n_units):
-    """Per inminban: mean loyalty of its adults (from the households' float32 sums), its
-    adults and its households."""
-    loyalty = np.zeros(n_units)
-    unit_adults = np.zeros(n_units)
-    households = np.zeros(n_units, dtype=np.int64)
-    for h in range(len(inminban)):
-        u = inminban[h]
-        loyalty[u] += household_sums[h]
-        unit_adults[u] += adults[h]
-        households[u] += 1
-    for u in range(n_units):
-        loyalty[u] /= max(unit_adults[u], 1.0)
-    return loyalty, households
+@njit(nogil=True, cache=True)
+def unit_means(lo, hi, loyalty, start, members, household_sums, adults):
+    """For the inminban ``lo .. hi - 1`` (households from :func:`unit_members`): the mean
+    loyalty of its adults, from the households' float32 sums added in household order
+    (float64), into ``loyalty``."""
+    for u in range(lo, hi):
+        total = grown = 0.0
+        for k in range(start[u], start[u + 1]):
+            h = members[k]
+            total += household_sums[h]
+            grown += adults[h]
+        loyalty[u] = total / max(grown, 1.0)
 
 
 @njit(nogil=True, cache=True)
@@ -230,3 +257,46 @@ def record_sums(
             by_role[b, role[i], 0] += loyalty[i] * grown
             by_role[b, role[i], 1] += person_compliance[i] * grown
             by_role[b, role[i], 2] += grown
+
+
+@njit(nogil=True, cache=True)
+def ranks_within(values, bounds, ranks):
+    """For each range ``bounds[g] .. bounds[g + 1] - 1`` of ``values`` (float32): the rank of
+    each item, ties in storage order, scaled to [0, 1] (``rank / (items - 1)``, float32) into
+    ``ranks``. The order is ``np.argsort(values, kind="stable")`` within the range (NaN last),
+    by a radix sort of the values' bits turned into unsigned keys of the same order (three
+    stable passes of 11 bits)."""
+    bits = values.view(np.uint32)
+    sign = np.uint32(1 << 31)
+    digits = 1 << 11
+    for g in range(len(bounds) - 1):
+        lo, hi = bounds[g], bounds[g + 1]
+        n = hi - lo
+        order = np.arange(lo, hi)
+        key = np.empty(n, dtype=np.uint32)
+        for i in range(n):
+            value, b = values[lo + i], bits[lo + i]
+            if value != value:  # NaN
+                key[i] = np.uint32(0xFFFFFFFF)
+            elif value == 0:  # -0 ties with 0
+                key[i] = sign
+            else:  # negative: all bits flipped; positive: the sign bit set
+                key[i] = ~b if b & sign else b | sign
+        next_order = np.empty(n, dtype=np.int64)
+        next_key = np.empty(n, dtype=np.uint32)
+        for shift in range(0, 32, 11):
+            position = np.zeros(digits + 1, dtype=np.int64)
+            for i in range(n):
+                position[((key[i] >> shift) & (digits - 1)) + 1] += 1
+            for d in range(digits):
+                position[d + 1] += position[d]
+            for i in range(n):
+                d = (key[i] >> shift) & (digits - 1)
+                next_order[position[d]] = order[i]
+                next_key[position[d]] = key[i]
+                position[d] += 1
+            order, next_order = next_order, order
+            key, next_key = next_key, key
+        scale = np.float32(max(n - 1, 1))
+        for r in range(n):
+            ranks[order[r]] = np.float32(r) / scale
