@@ -203,11 +203,13 @@ def _gather(lo, hi, out, values, source):
 
 def take(values: np.ndarray, source: np.ndarray) -> np.ndarray:
     """``values[source]`` for a 1-D array, on several threads (the yearly rebuild moves every
-    person's fields at once)."""
-    if values.ndim != 1:
+    person's fields at once). Values move as unsigned integers of their size, so one compiled
+    version serves every dtype of that size (fewer to compile and to load)."""
+    if values.ndim != 1 or not values.flags.c_contiguous or values.itemsize not in (1, 2, 4, 8):
         return np.take(values, source, axis=0)
     out = np.empty(len(source), dtype=values.dtype)
-    in_ranges(_gather, len(source), out, values, source)
+    bits = np.dtype(f"u{values.itemsize}")
+    in_ranges(_gather, len(source), out.view(bits), values.view(bits), source)
     return out
 
 

@@ -21,6 +21,7 @@ from jangmadang.kernels import (
     n_blocks,
     normal,
     rank_weighted_sums,
+    take,
     uniform32,
     uniform64,
 )
@@ -639,3 +640,17 @@ def test_count_adults_matches_its_numpy_formulation():
     np.testing.assert_array_equal(adult, want)
     household = np.repeat(np.arange(len(h["size"])), h["size"])
     np.testing.assert_array_equal(counts, np.bincount(household, want, len(h["size"])))
+
+
+@pytest.mark.parametrize(
+    "dtype", [bool, np.int8, np.uint8, np.int16, np.float32, np.int64, np.float64]
+)
+def test_take_moves_values_of_every_dtype(dtype):
+    rng = np.random.default_rng(8)
+    values = (rng.normal(0, 100, 20_000)).astype(dtype)
+    source = rng.integers(0, len(values), 30_000)
+    moved = take(values, source)
+    assert moved.dtype == values.dtype
+    np.testing.assert_array_equal(moved, values[source])
+    table = rng.random((100, 3))  # not 1-D: NumPy's take
+    np.testing.assert_array_equal(take(table, source[:50] % 100), table[source[:50] % 100])
