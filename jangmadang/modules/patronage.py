@@ -31,7 +31,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
-from jangmadang.modules.patronage_kernels import set_capacity
+from jangmadang.modules.patronage_kernels import persons_in_roles, set_capacity
 from jangmadang.results import group_mean
 from jangmadang.state import (
     CADRE_ROLES,
@@ -424,7 +424,7 @@ class Patronage(Module):
         with_secretary = np.isin(donju, self.donju[self.kind == SECRETARY_TIE], kind="table")
         rec.add("donju_secretary_tie_share", with_secretary.mean() if len(donju) else np.nan)
 
-        cadres = np.flatnonzero(np.isin(people.role, CADRE_ROLES))
+        cadres = persons_in_roles(people.role, min(CADRE_ROLES), max(CADRE_ROLES))
         cadre_household = people.household[cadres]
         income = hh.income[cadre_household].sum(axis=1, dtype=np.float64)
         cadre_tied = np.isin(cadres, self.cadre, kind="table").astype(np.int8)
