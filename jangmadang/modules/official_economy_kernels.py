@@ -42,15 +42,19 @@ def deliver_rations(
     n = len(urban)
     kg = np.float32(ration_kg)
     for b in range(first_block, end_block):
-        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
-            unit = inminban[h]
-            got = urban[h] and (served_first[unit] if first_claim[h] else served_rest[unit])
-            delivered[h] = got
+        lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+        # The block's slices, indexed from 0: loops the compiler can vectorize.
+        got_now, months, stock = delivered[lo:hi], months_since[lo:hi], food_stock[lo:hi]
+        town, first, unit, home = urban[lo:hi], first_claim[lo:hi], inminban[lo:hi], present[lo:hi]
+        for j in range(hi - lo):
+            u = unit[j]
+            got = town[j] and (served_first[u] if first[j] else served_rest[u])
+            got_now[j] = got
             if got:
-                food_stock[h] += kg * np.float32(present[h])
-                months_since[h] = 0
-            elif months_since[h] < NEVER:
-                months_since[h] += 1
+                stock[j] += kg * np.float32(home[j])
+                months[j] = 0
+            elif months[j] < NEVER:
+                months[j] += 1
 
 
 @njit(cache=True)
