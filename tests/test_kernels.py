@@ -602,3 +602,26 @@ def test_persons_in_roles_match_flatnonzero():
     for first, last in ((5, 7), (8, 8), (0, 0), (12, 12), (0, 12)):
         want = np.flatnonzero((role >= first) & (role <= last))
         np.testing.assert_array_equal(persons_in_roles(role, first, last), want)
+
+
+def test_remittance_sums_match_bincount():
+    from jangmadang.modules.remittances_kernels import household_sums
+
+    rng = np.random.default_rng(14)
+    n = 20_000
+    province = rng.integers(0, 12, n).astype(np.int8)
+    province[: n // 2].sort()  # runs of one province, then households in any order
+    relatives = (rng.random(n) < 0.1).astype(np.int8) * rng.integers(1, 3, n).astype(np.int8)
+    income = rng.gamma(1.0, 10.0, (n, 4)).astype(np.float32)
+    spending = rng.gamma(1.0, 20.0, n).astype(np.float32)
+    cash = rng.gamma(1.0, 300.0, n)
+    received, counts, sums = household_sums(province, 13, relatives, income, 2, spending, cash)
+    want = np.bincount(province, weights=income[:, 2].astype(np.float64), minlength=13)
+    np.testing.assert_array_equal(received, want)
+    group = (relatives > 0).astype(np.int8)
+    np.testing.assert_array_equal(counts, np.bincount(group, minlength=2))
+    total = income[:, 0].astype(np.float64)
+    for source in range(1, 4):
+        total += income[:, source]
+    for row, values in zip(sums, (spending.astype(np.float64), cash, total), strict=True):
+        np.testing.assert_array_equal(row, np.bincount(group, weights=values, minlength=2))
