@@ -593,7 +593,7 @@ def test_wages_match_their_numpy_formulation():
 
 
 def test_persons_in_roles_match_flatnonzero():
-    from jangmadang.modules.patronage_kernels import persons_in_roles
+    from jangmadang.modules.enforcement_kernels import persons_in_roles
     from jangmadang.state import CADRE_ROLES
 
     # Patronage finds the cadres as the range of their codes.

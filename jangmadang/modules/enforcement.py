@@ -30,7 +30,7 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
-from jangmadang.modules.enforcement_kernels import counts_by_group
+from jangmadang.modules.enforcement_kernels import counts_by_group, persons_in_roles
 from jangmadang.state import (
     AWAY_ROLES,
     CADRE_ROLES,
@@ -291,7 +291,7 @@ class Enforcement(Module):
         """A state security agent of each case's province (person, household); -1 if none."""
         sim = self.sim
         if self._agents is None:
-            agents = np.flatnonzero(sim.people.role == Role.MSS_AGENT)
+            agents = persons_in_roles(sim.people.role, int(Role.MSS_AGENT), int(Role.MSS_AGENT))
             self._agents = agents, sim.households.province[sim.people.household[agents]]
         person = draw_within_groups(*self._agents, provinces, rng)
         household = np.where(person >= 0, sim.people.household[np.maximum(person, 0)], -1)

@@ -1,8 +1,9 @@
-"""Compiled kernel of the enforcement module: households and state security agents in each
-province, in one pass over households.
+"""Compiled kernels of the enforcement module: households and state security agents in each
+province, in one pass over households, and the holders of a few roles among all persons (the
+agents of the month; officials and cadres for the patronage module).
 
-It runs on one thread; its sums are integers, so the order of the work does not matter. Its
-NumPy formulation is in ``tests/test_kernels.py``, which checks the two agree.
+They run on one thread; their results are integers, so the order of the work does not
+matter. Their NumPy formulations are in ``tests/test_kernels.py``, which checks the two agree.
 """
 
 from __future__ import annotations
@@ -32,3 +33,21 @@ def counts_by_group(group, weight, n_groups):
     households[current] += count
     sums[current] += total
     return households, sums
+
+
+@njit(cache=True)
+def persons_in_roles(role, first, last):
+    """The persons whose ``role`` lies in ``first .. last`` (inclusive), ascending: the same as
+    ``np.flatnonzero((role >= first) & (role <= last))``, for roles that few hold (a count
+    that vectorizes, then a pass whose branch is rarely taken)."""
+    width = np.uint8(last - first)
+    count = 0
+    for i in range(len(role)):
+        count += np.uint8(role[i] - first) <= width
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(len(role)):
+        if np.uint8(role[i] - first) <= width:
+            out[k] = i
+            k += 1
+    return out

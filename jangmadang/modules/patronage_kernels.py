@@ -1,10 +1,7 @@
-"""Compiled kernels of the patronage module: the donju's extra selling capacity from their
-ties, and the cadres among all persons (for the monthly results).
+"""Compiled kernel of the patronage module: the donju's extra selling capacity from their ties.
 
-NumPy's ``add.at`` with a scalar into a float32 array takes a slow path; ``set_capacity`` adds
-the same float32 values in the same order. ``persons_in_roles`` finds the holders of a range of
-role codes in two passes over the persons, instead of ``np.isin``'s comparison per role. Their
-NumPy formulations are in ``tests/test_kernels.py``.
+NumPy's ``add.at`` with a scalar into a float32 array takes a slow path; this loop adds the
+same float32 values in the same order. Its NumPy formulation is in ``tests/test_kernels.py``.
 """
 
 from __future__ import annotations
@@ -31,21 +28,3 @@ def set_capacity(
             capacity[donju[t]] += favour
             favours += 1
     return favours
-
-
-@njit(cache=True)
-def persons_in_roles(role, first, last):
-    """The persons whose ``role`` lies in ``first .. last`` (inclusive), ascending: the same as
-    ``np.flatnonzero((role >= first) & (role <= last))``, for roles that few hold (a count
-    that vectorizes, then a pass whose branch is rarely taken)."""
-    width = np.uint8(last - first)
-    count = 0
-    for i in range(len(role)):
-        count += np.uint8(role[i] - first) <= width
-    out = np.empty(count, dtype=np.int64)
-    k = 0
-    for i in range(len(role)):
-        if np.uint8(role[i] - first) <= width:
-            out[k] = i
-            k += 1
-    return out
