@@ -654,3 +654,82 @@ def test_take_moves_values_of_every_dtype(dtype):
     np.testing.assert_array_equal(moved, values[source])
     table = rng.random((100, 3))  # not 1-D: NumPy's take
     np.testing.assert_array_equal(take(table, source[:50] % 100), table[source[:50] % 100])
+
+
+# -- surveillance density, wages and cadres (enforcement, official economy, patronage) ---------
+
+
+def test_counts_by_group_match_bincount():
+    from jangmadang.modules.enforcement_kernels import counts_by_group
+
+    rng = np.random.default_rng(11)
+    n = 20_000
+    agents = (rng.random(n) < 0.05).astype(np.uint8) * rng.integers(1, 3, n).astype(np.uint8)
+    for province in (np.sort(rng.integers(0, 12, n)), rng.integers(0, 12, n)):  # runs or not
+        province = province.astype(np.int8)
+        households, sums = counts_by_group(province, agents, 13)
+        np.testing.assert_array_equal(households, np.bincount(province, minlength=13))
+        np.testing.assert_array_equal(sums, np.bincount(province, weights=agents, minlength=13))
+    households, sums = counts_by_group(np.zeros(0, np.int8), np.zeros(0, np.uint8), 3)
+    assert households.tolist() == sums.tolist() == [0, 0, 0]
+
+
+def test_wages_match_their_numpy_formulation():
+    from jangmadang.modules.official_economy_kernels import sum_wages
+
+    rng = np.random.default_rng(12)
+    n = 10_001
+    role_count = rng.integers(0, 3, (13, n)).astype(np.uint8)
+    wage = np.zeros(13)
+    wage[[1, 2, 5, 8, 9]] = [2.125, 5.0, 10.0, 5.0, 5.0]
+    values = np.unique(wage[wage != 0])
+    roles = [np.flatnonzero(wage == value) for value in values]
+    wages = np.full(n, np.nan)
+    in_blocks(
+        sum_wages,
+        n,
+        wages,
+        role_count,
+        np.concatenate(roles),
+        np.cumsum([len(r) for r in roles]),
+        values,
+    )
+    want = np.zeros(n)
+    for value, group in zip(values, roles, strict=True):
+        want += role_count[group].sum(axis=0) * value
+    np.testing.assert_array_equal(wages, want)
+
+
+def test_persons_in_roles_match_flatnonzero():
+    from jangmadang.modules.enforcement_kernels import persons_in_roles
+    from jangmadang.state import CADRE_ROLES
+
+    # Patronage finds the cadres as the range of their codes.
+    assert sorted(CADRE_ROLES) == list(range(min(CADRE_ROLES), max(CADRE_ROLES) + 1))
+    role = np.random.default_rng(13).integers(0, 13, 50_000).astype(np.int8)
+    for first, last in ((5, 7), (8, 8), (0, 0), (12, 12), (0, 12)):
+        want = np.flatnonzero((role >= first) & (role <= last))
+        np.testing.assert_array_equal(persons_in_roles(role, first, last), want)
+
+
+def test_remittance_sums_match_bincount():
+    from jangmadang.modules.remittances_kernels import household_sums
+
+    rng = np.random.default_rng(14)
+    n = 20_000
+    province = rng.integers(0, 12, n).astype(np.int8)
+    province[: n // 2].sort()  # runs of one province, then households in any order
+    relatives = (rng.random(n) < 0.1).astype(np.int8) * rng.integers(1, 3, n).astype(np.int8)
+    income = rng.gamma(1.0, 10.0, (n, 4)).astype(np.float32)
+    spending = rng.gamma(1.0, 20.0, n).astype(np.float32)
+    cash = rng.gamma(1.0, 300.0, n)
+    received, counts, sums = household_sums(province, 13, relatives, income, 2, spending, cash)
+    want = np.bincount(province, weights=income[:, 2].astype(np.float64), minlength=13)
+    np.testing.assert_array_equal(received, want)
+    group = (relatives > 0).astype(np.int8)
+    np.testing.assert_array_equal(counts, np.bincount(group, minlength=2))
+    total = income[:, 0].astype(np.float64)
+    for source in range(1, 4):
+        total += income[:, source]
+    for row, values in zip(sums, (spending.astype(np.float64), cash, total), strict=True):
+        np.testing.assert_array_equal(row, np.bincount(group, weights=values, minlength=2))

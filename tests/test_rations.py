@@ -101,16 +101,19 @@ def test_scarce_grain_goes_to_cadres_agents_and_pyongyang_first():
 
 def test_a_bad_harvest_cuts_rations_until_the_next_one():
     # 2016: the baseline sets the harvest level itself for 2018 (poor_harvest_2018).
-    window = dict(start="2016-08", end="2017-06")
+    window = dict(start="2016-08", end="2017-10")
     normal = run(**window)
     bad = run(**window, food__harvest_level=0.85)
     before, after = slice("2016-08", "2016-10"), slice("2016-11", "2017-06")
     for indicator in ("rations_kg_per_person", "ration_delivery_share"):
         assert series(bad, indicator, before).equals(series(normal, indicator, before))
         assert series(bad, indicator, after).mean() < 0.7 * series(normal, indicator, after).mean()
+    # Households without a ration for 12 months, counted when all 12 lie after the bad
+    # harvest (at 2017-06 the months before it, equal in both runs, still count and the
+    # difference is a few households at this size).
     assert (
-        series(bad, "households_no_ration_12m_share", "2017-06").iloc[0]
-        > series(normal, "households_no_ration_12m_share", "2017-06").iloc[0]
+        series(bad, "households_no_ration_12m_share", "2017-10").iloc[0]
+        > series(normal, "households_no_ration_12m_share", "2017-10").iloc[0]
     )
 
 

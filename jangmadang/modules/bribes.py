@@ -246,8 +246,10 @@ class Bribes(Module):
         who had not paid in the last twelve months join the 12-month count."""
         hh = self.sim.households
         new = households[self.months_since[households] >= 12]
-        trader = (self.sim.population.role_count[Role.TRADER, new] > 0).astype(np.int64)
-        np.add.at(self.paid_12m, (hh.province[new], trader, 1), 1)
+        trader = self.sim.population.role_count[Role.TRADER, new] > 0
+        cell = 2 * hh.province[new].astype(np.int64) + trader  # (province, with a trader)
+        n_provinces = self.paid_12m.shape[0]
+        self.paid_12m[..., 1] += np.bincount(cell, minlength=2 * n_provinces).reshape(-1, 2)
         self.months_since[households] = 0
 
     # -- state that follows the households -----------------------------------------------------
@@ -259,8 +261,11 @@ class Bribes(Module):
             k = PAYEE_ROLES.index(role)
             joining = sorted_distinct(self.sim.people.household[persons].astype(np.int64))
             pool = self._pools[k]
-            joining = joining[~np.isin(joining, pool)]
-            pool = np.insert(pool, np.searchsorted(pool, joining), joining)  # stays ascending
+            at = np.searchsorted(pool, joining)  # the pool is ascending, and stays so
+            there = np.zeros(len(joining), dtype=bool)  # already in the pool
+            if len(pool):
+                there = pool[np.minimum(at, len(pool) - 1)] == joining
+            pool = np.insert(pool, at[~there], joining[~there])
             self._pools = tuple(pool if i == k else old for i, old in enumerate(self._pools))
 
     def renumbered(self, change: Renumbering) -> None:

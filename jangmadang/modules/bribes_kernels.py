@@ -53,21 +53,25 @@ def demand_bribes(
     for b in range(first_block, end_block):
         k = 0
         lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+        # The block's slices, indexed from 0: loops the compiler can vectorize.
+        ages, where = months_since[lo:hi], province[lo:hi]
+        n_traders, n_workers, n_exempt = traders[lo:hi], workers[lo:hi], exempt[lo:hi]
+        slots, slot_purpose = chosen[lo:hi], purpose[lo:hi]
         # Counts of the current run of one province, kept in registers (a count in memory
         # incremented every household would chain each iteration to the last).
         current = province[lo]
         households = with_trader = paid = paid_with_trader = 0
-        for h in range(lo, hi):
-            p = province[h]
+        for j in range(hi - lo):
+            p = where[j]
             if p != current:
                 _add_counts(counts, b, current, households, with_trader, paid, paid_with_trader)
                 current = p
                 households = with_trader = paid = paid_with_trader = 0
-            m = months_since[h]
+            m = ages[j]
             if m < NEVER:
                 m += 1
-                months_since[h] = m
-            t = traders[h]
+                ages[j] = m
+            t = n_traders[j]
             has_trader = 1 if t > 0 else 0
             recent = 1 if m < 12 else 0
             households += 1
@@ -76,17 +80,17 @@ def demand_bribes(
             paid_with_trader += recent & has_trader
             d = presence[p]
             market = r_market * t * d
-            exemption = r_exemption * exempt[h] * d
-            job = r_job * workers[h]
+            exemption = r_exemption * n_exempt[j] * d
+            job = r_job * n_workers[j]
             family = r_family * d
             total = market + exemption + job + family
             # Without branches (a demand is too frequent to predict): every household is
             # written to the next free slot, which only a demand takes.
-            draw = uniform64(key, h)
+            draw = uniform64(key, lo + j)
             x = market + exemption
             which = (draw >= market) + (draw >= x) + (draw >= x + job)
-            chosen[b * BLOCK + k] = h
-            purpose[b * BLOCK + k] = which
+            slots[k] = lo + j
+            slot_purpose[k] = which
             k += draw < total
         if hi > lo:
             _add_counts(counts, b, current, households, with_trader, paid, paid_with_trader)

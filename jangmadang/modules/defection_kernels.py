@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from jangmadang.kernels import BLOCK, uniform64
@@ -48,21 +49,29 @@ def mark_departures(
     n = len(province)
     # exp(...) is at most ``most_loyal``: the exact test runs only for draws below that bound.
     most_loyal = math.exp(max(loyalty_feedback * reference_loyalty, 0.0))
+    hazard = np.empty(BLOCK)
     for b in range(first_block, end_block):
-        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
-            movers = 0.0
-            for r in range(len(roles)):
-                movers += role_weight[r] * role_count[roles[r], h]
-            hazard = movers * province_scale[province[h]]
+        lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+        m = hi - lo
+        # The members' weights role by role over the block (a loop that vectorizes), added in
+        # the same order as a sum per household.
+        hazard[:m] = 0.0
+        for r in range(len(roles)):
+            row, w = role_count[roles[r], lo:hi], role_weight[r]
+            for j in range(m):
+                hazard[j] += w * row[j]
+        for j in range(m):
+            h = lo + j
+            x = hazard[j] * province_scale[province[h]]
             if relatives_abroad[h] > 0:
-                hazard *= relatives_multiplier
+                x *= relatives_multiplier
             else:
-                hazard *= min(1.0, pay_later_share + cash[h] / trip_cost)
+                x *= min(1.0, pay_later_share + cash[h] / trip_cost)
             if food_insecure[h]:
-                hazard *= food_insecure_multiplier
+                x *= food_insecure_multiplier
             draw = uniform64(key, h)
             leaves = False
-            if draw < hazard * most_loyal:  # 1 - exp(-x) < x
-                hazard *= math.exp(loyalty_feedback * (reference_loyalty - loyalty[h]))
-                leaves = draw < -math.expm1(-hazard)
+            if draw < x * most_loyal:  # 1 - exp(-x) < x
+                x *= math.exp(loyalty_feedback * (reference_loyalty - loyalty[h]))
+                leaves = draw < -math.expm1(-x)
             leaving[h] = leaves

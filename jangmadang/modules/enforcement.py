@@ -30,7 +30,7 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
-from jangmadang.results import group_sum
+from jangmadang.modules.enforcement_kernels import counts_by_group, persons_in_roles
 from jangmadang.state import (
     AWAY_ROLES,
     CADRE_ROLES,
@@ -279,10 +279,9 @@ class Enforcement(Module):
         if self._surveillance is not None:
             return self._surveillance
         sim = self.sim
-        agents = group_sum(
-            sim.households.province, sim.geography.n, sim.population.role_count[Role.MSS_AGENT]
+        households, agents = counts_by_group(
+            sim.households.province, sim.population.role_count[Role.MSS_AGENT], sim.geography.n
         )
-        households = group_sum(sim.households.province, sim.geography.n)
         per_household = agents / np.maximum(households, 1)
         mean = agents.sum() / max(households.sum(), 1)
         self._surveillance = per_household / mean if mean > 0 else np.zeros(sim.geography.n)
@@ -292,7 +291,7 @@ class Enforcement(Module):
         """A state security agent of each case's province (person, household); -1 if none."""
         sim = self.sim
         if self._agents is None:
-            agents = np.flatnonzero(sim.people.role == Role.MSS_AGENT)
+            agents = persons_in_roles(sim.people.role, int(Role.MSS_AGENT), int(Role.MSS_AGENT))
             self._agents = agents, sim.households.province[sim.people.household[agents]]
         person = draw_within_groups(*self._agents, provinces, rng)
         household = np.where(person >= 0, sim.people.household[np.maximum(person, 0)], -1)

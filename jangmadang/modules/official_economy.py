@@ -22,7 +22,12 @@ from jangmadang.kernels import in_blocks
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.food import HARVEST_MONTH, grain_deficit
-from jangmadang.modules.official_economy_kernels import NEVER, deliver_rations, unit_mouths
+from jangmadang.modules.official_economy_kernels import (
+    NEVER,
+    deliver_rations,
+    sum_wages,
+    unit_mouths,
+)
 from jangmadang.results import group_sum, mean_of_sums
 from jangmadang.state import CADRE_ROLES, Renumbering, Role
 
@@ -194,7 +199,7 @@ class OfficialEconomy(Module):
         unit_mouths(hh.inminban, hh.urban, first_claim, present, first, rest)
         cost_first, cost_rest = p.ration_kg_per_person * first, p.ration_kg_per_person * rest
         place = self.unit_place + p.ration_order_noise * self.rng.standard_normal(n_units)
-        order = np.argsort(place, kind="stable")
+        order = np.argsort(place)  # places are continuous draws: no ties to break
         served_first = np.zeros(n_units, dtype=bool)
         served_rest = np.zeros(n_units, dtype=bool)
         used = 0.0
@@ -227,17 +232,23 @@ class OfficialEconomy(Module):
         """Each household's wages: members in each role times the role's wage.
 
         Read from the per-household role counts, so no pass over persons is needed. Roles
-        paid the same wage are counted together before multiplying.
+        paid the same wage are counted together before multiplying (one compiled pass over
+        households, ``official_economy_kernels.household_wages``).
         """
         wage = self.wage_by_role()
+        values = np.unique(wage[wage != 0])
+        roles = [np.flatnonzero(wage == value) for value in values]
         counts = self.sim.population.role_count
-        wages = np.zeros(counts.shape[1])
-        for value in np.unique(wage[wage != 0]):
-            roles = np.flatnonzero(wage == value)
-            members = counts[roles[0]]
-            for role in roles[1:]:
-                members = members + counts[role]
-            wages += members * value
+        wages = np.empty(counts.shape[1])
+        in_blocks(
+            sum_wages,
+            counts.shape[1],
+            wages,
+            counts,
+            np.concatenate([np.zeros(0, dtype=np.int64), *roles]),
+            np.cumsum([len(r) for r in roles], dtype=np.int64),
+            values,
+        )
         return wages
 
     def record(self, rec) -> None:

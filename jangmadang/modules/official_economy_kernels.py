@@ -1,10 +1,11 @@
-"""Compiled kernels of the official economy: who each inminban must feed, and the month's
-rations reaching households, each in one pass over households.
+"""Compiled kernels of the official economy: each household's wages, who each inminban must
+feed, and the month's rations reaching households, each in one pass over households.
 
-``deliver_rations`` works on a range of fixed blocks of households; ``kernels.in_blocks`` runs
-it on several threads with the same results (see ``jangmadang.kernels``). ``unit_mouths`` sums
-over all households on one thread (integer counts, so the order does not matter). Their NumPy
-formulations are in ``tests/test_rations.py``, which checks the two agree.
+``sum_wages`` and ``deliver_rations`` work on a range of fixed blocks of households;
+``kernels.in_blocks`` runs them on several threads with the same results (see
+``jangmadang.kernels``). ``unit_mouths`` sums over all households on one thread (integer
+counts, so the order does not matter). The NumPy formulations of the rations' kernels are in
+``tests/test_rations.py``, that of the wages in ``tests/test_kernels.py``.
 """
 
 from __future__ import annotations
@@ -41,15 +42,19 @@ def deliver_rations(
     n = len(urban)
     kg = np.float32(ration_kg)
     for b in range(first_block, end_block):
-        for h in range(b * BLOCK, min((b + 1) * BLOCK, n)):
-            unit = inminban[h]
-            got = urban[h] and (served_first[unit] if first_claim[h] else served_rest[unit])
-            delivered[h] = got
+        lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+        # The block's slices, indexed from 0: loops the compiler can vectorize.
+        got_now, months, stock = delivered[lo:hi], months_since[lo:hi], food_stock[lo:hi]
+        town, first, unit, home = urban[lo:hi], first_claim[lo:hi], inminban[lo:hi], present[lo:hi]
+        for j in range(hi - lo):
+            u = unit[j]
+            got = town[j] and (served_first[u] if first[j] else served_rest[u])
+            got_now[j] = got
             if got:
-                food_stock[h] += kg * np.float32(present[h])
-                months_since[h] = 0
-            elif months_since[h] < NEVER:
-                months_since[h] += 1
+                stock[j] += kg * np.float32(home[j])
+                months[j] = 0
+            elif months[j] < NEVER:
+                months[j] += 1
 
 
 @njit(cache=True)
@@ -64,3 +69,30 @@ def unit_mouths(inminban, urban, first_claim, present, first, rest):
                 first[inminban[h]] += present[h]
             else:
                 rest[inminban[h]] += present[h]
+
+
+@njit(nogil=True, cache=True)
+def sum_wages(first_block, end_block, wages, role_count, roles, group_end, group_wage):
+    """For the households in blocks ``first_block .. end_block - 1``: ``wages[h]`` is the sum,
+    over the groups of roles paid the same wage (``roles[group_end[g - 1] : group_end[g]]``,
+    paid ``group_wage[g]``), of the group's members (``role_count[role, h]``) times its wage,
+    the groups added in order (float64)."""
+    n = role_count.shape[1]
+    members = np.empty(BLOCK, dtype=np.int64)
+    for b in range(first_block, end_block):
+        lo, hi = b * BLOCK, min((b + 1) * BLOCK, n)
+        m = hi - lo
+        out = wages[lo:hi]
+        out[:] = 0.0
+        start = 0
+        for g in range(len(group_end)):
+            # Row by row over the block: loops over households that vectorize.
+            members[:m] = 0
+            for k in range(start, group_end[g]):
+                row = role_count[roles[k], lo:hi]
+                for j in range(m):
+                    members[j] += row[j]
+            wage = group_wage[g]
+            for j in range(m):
+                out[j] += members[j] * wage
+            start = group_end[g]

@@ -31,6 +31,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
+from jangmadang.modules.enforcement_kernels import persons_in_roles
 from jangmadang.modules.patronage_kernels import set_capacity
 from jangmadang.results import group_mean
 from jangmadang.state import (
@@ -274,7 +275,7 @@ class Patronage(Module):
         chance = enforcement.detection_chance(looking, self._inspection_base(looking))
         saving = chance * enforcement.pars.protection_shield * self._expected_penalty()
         looking = looking[saving > p.protection_gift_usd]
-        officials = np.flatnonzero(people.role == Role.OFFICIAL)
+        officials = persons_in_roles(people.role, int(Role.OFFICIAL), int(Role.OFFICIAL))
         official_province = hh.province[people.household[officials]]
         patron = draw_within_groups(officials, official_province, hh.province[looking], rng)
         client, patron = looking[patron >= 0], patron[patron >= 0]
@@ -424,7 +425,7 @@ class Patronage(Module):
         with_secretary = np.isin(donju, self.donju[self.kind == SECRETARY_TIE], kind="table")
         rec.add("donju_secretary_tie_share", with_secretary.mean() if len(donju) else np.nan)
 
-        cadres = np.flatnonzero(np.isin(people.role, CADRE_ROLES))
+        cadres = persons_in_roles(people.role, int(min(CADRE_ROLES)), int(max(CADRE_ROLES)))
         cadre_household = people.household[cadres]
         income = hh.income[cadre_household].sum(axis=1, dtype=np.float64)
         cadre_tied = np.isin(cadres, self.cadre, kind="table").astype(np.int8)

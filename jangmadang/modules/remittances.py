@@ -22,7 +22,8 @@ from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.defection import SETTLED
 from jangmadang.modules.enforcement import Sentence
-from jangmadang.results import group_mean, group_sum
+from jangmadang.modules.remittances_kernels import household_sums
+from jangmadang.results import mean_of_sums
 
 
 class RemittancesParams(ParameterModel):
@@ -145,23 +146,24 @@ class Remittances(Module):
         )
         rec.add("remittance_yearly_per_remitter_usd", yearly)
         rec.add("broker_share_of_transfers", self.fees / self.sent if self.sent else np.nan)
-        received = hh.income[:, IncomeSource.REMITTANCE]
-        rec.add_groups(
-            "remittances_received_usd",
-            group_sum(hh.province, geo.n, received),
-            "province",
-            geo.names,
+        # One compiled pass over households for the sums by province and by relatives abroad.
+        received, counts, sums = household_sums(
+            hh.province,
+            geo.n,
+            hh.relatives_abroad,
+            hh.income,
+            int(IncomeSource.REMITTANCE),
+            hh.spending,
+            hh.cash,
         )
+        rec.add_groups("remittances_received_usd", received, "province", geo.names)
         now = self.month_index
         settled = (reg["stage"] == SETTLED) & (reg["months"] >= self.pars.settlement_months)
         recent = settled & (self.last_sent > now - 12) & (self.last_sent >= 0)
         rec.add("defectors_sent_last_12_months_share", recent.sum() / max(settled.sum(), 1))
 
-        relatives = (hh.relatives_abroad > 0).astype(np.int8)
         groups = ["without", "with"]
-        for name, values in (
-            ("spending_usd", hh.spending),
-            ("cash_mean_usd", hh.cash),
-            ("income_total_usd", sim.ledger.total_income()),
+        for name, row in zip(
+            ("spending_usd", "cash_mean_usd", "income_total_usd"), sums, strict=True
         ):
-            rec.add_groups(name, group_mean(relatives, 2, values), "relatives_abroad", groups)
+            rec.add_groups(name, mean_of_sums(row, counts), "relatives_abroad", groups)

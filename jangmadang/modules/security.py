@@ -25,6 +25,7 @@ from pydantic import Field
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
+from jangmadang.modules.enforcement_kernels import persons_in_roles
 from jangmadang.results import group_mean
 from jangmadang.state import Renumbering, Role
 
@@ -69,7 +70,7 @@ class Security(Module):
         people, hh = sim.people, sim.households
         if sim.population.role_count[Role.MSS_AGENT].sum() == 0:
             return
-        self.agents = np.flatnonzero(people.role == Role.MSS_AGENT)
+        self.agents = persons_in_roles(people.role, int(Role.MSS_AGENT), int(Role.MSS_AGENT))
         agent_province = hh.province[people.household[self.agents]]
         watched = np.flatnonzero(hh.relatives_abroad > 0)
         agent = np.full(len(watched), -1, dtype=np.int64)  # position in self.agents
