@@ -72,17 +72,6 @@ def uniform64(key, i):
     return np.float64(np.int64(bits64(key, i) >> np.uint64(11))) * 2.0**-53
 
 
-@njit
-def normal(key, i):
-    """A standard normal (float64) for index ``i`` of stream ``key``, by Box-Muller from the
-    two 32-bit halves of one draw: the high half, offset by half a step, is in (0, 1), so the
-    logarithm is finite (the largest value is about 6.7)."""
-    bits = bits64(key, i)
-    u1 = (np.float64(np.int64(bits >> np.uint64(32))) + 0.5) * 2.0**-32
-    u2 = np.float64(np.int64(bits & np.uint64(0xFFFFFFFF))) * 2.0**-32
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-
-
 @njit(cache=True)
 def uniforms_at(key, indices):
     """``uniform64(key, i)`` for each ``i`` of ``indices``: counter-based draws for chosen

@@ -19,7 +19,6 @@ from jangmadang.kernels import (
     in_ranges,
     indices_below,
     n_blocks,
-    normal,
     rank_weighted_sums,
     take,
     uniform32,
@@ -117,32 +116,6 @@ def test_uniform64_is_the_top_53_bits():
     key = streams.key(1, "test", date(2020, 1, 1), "uniformity")
     want = [(bits >> 11) / 2**53 for bits in splitmix64(int(key), 1000)]
     np.testing.assert_array_equal(draw64(key, 1000), want)
-
-
-@njit
-def draw_normal(key, n):
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = normal(key, i)
-    return out
-
-
-def test_normals_are_standard_normal_and_independent():
-    n = 1_000_000
-    key = streams.key(1, "test", date(2020, 1, 1), "normality")
-    z = draw_normal(key, n)
-    assert np.isfinite(z).all() and np.abs(z).max() < 7
-    assert abs(z.mean()) < 5 / math.sqrt(n)
-    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
-    assert stats.kstest(z, "norm").pvalue > 1e-4
-    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / math.sqrt(n)
-    bits = splitmix64(int(key), 3)  # Box-Muller from the two halves of each 64-bit draw
-    want = [
-        math.sqrt(-2 * math.log(((b >> 32) + 0.5) / 2**32))
-        * math.cos(2 * math.pi * (b & 0xFFFFFFFF) / 2**32)
-        for b in bits
-    ]
-    np.testing.assert_allclose(z[:3], want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("n", [0, 1, 200_001])
@@ -657,21 +630,6 @@ def test_take_moves_values_of_every_dtype(dtype):
 
 
 # -- surveillance density, wages and cadres (enforcement, official economy, patronage) ---------
-
-
-def test_counts_by_group_match_bincount():
-    from jangmadang.modules.enforcement_kernels import counts_by_group
-
-    rng = np.random.default_rng(11)
-    n = 20_000
-    agents = (rng.random(n) < 0.05).astype(np.uint8) * rng.integers(1, 3, n).astype(np.uint8)
-    for province in (np.sort(rng.integers(0, 12, n)), rng.integers(0, 12, n)):  # runs or not
-        province = province.astype(np.int8)
-        households, sums = counts_by_group(province, agents, 13)
-        np.testing.assert_array_equal(households, np.bincount(province, minlength=13))
-        np.testing.assert_array_equal(sums, np.bincount(province, weights=agents, minlength=13))
-    households, sums = counts_by_group(np.zeros(0, np.int8), np.zeros(0, np.uint8), 3)
-    assert households.tolist() == sums.tolist() == [0, 0, 0]
 
 
 def test_wages_match_their_numpy_formulation():

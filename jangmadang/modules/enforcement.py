@@ -30,7 +30,8 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
-from jangmadang.modules.enforcement_kernels import counts_by_group, persons_in_roles
+from jangmadang.modules.enforcement_kernels import persons_in_roles
+from jangmadang.results import group_sum
 from jangmadang.state import (
     AWAY_ROLES,
     CADRE_ROLES,
@@ -279,9 +280,10 @@ class Enforcement(Module):
         if self._surveillance is not None:
             return self._surveillance
         sim = self.sim
-        households, agents = counts_by_group(
-            sim.households.province, sim.population.role_count[Role.MSS_AGENT], sim.geography.n
+        agents = group_sum(
+            sim.households.province, sim.geography.n, sim.population.role_count[Role.MSS_AGENT]
         )
+        households = group_sum(sim.households.province, sim.geography.n)
         per_household = agents / np.maximum(households, 1)
         mean = agents.sum() / max(households.sum(), 1)
         self._surveillance = per_household / mean if mean > 0 else np.zeros(sim.geography.n)

@@ -1,6 +1,5 @@
-"""Compiled kernels of the enforcement module: households and state security agents in each
-province, in one pass over households, and the holders of a few roles among all persons (the
-agents of the month; officials and cadres for the patronage module).
+"""Compiled kernels of the enforcement module: the holders of a few roles among all persons
+(the agents of the month; officials and cadres for the patronage module).
 
 They run on one thread; their results are integers, so the order of the work does not
 matter. Their NumPy formulations are in ``tests/test_kernels.py``, which checks the two agree.
@@ -10,29 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-
-@njit(cache=True)
-def counts_by_group(group, weight, n_groups):
-    """Households (int64) and the sum of ``weight`` (int64) in each group ``0 .. n_groups - 1``
-    (``np.bincount(group, minlength=n_groups)`` and the same weighted by ``weight``)."""
-    households = np.zeros(n_groups, dtype=np.int64)
-    sums = np.zeros(n_groups, dtype=np.int64)
-    if len(group) == 0:
-        return households, sums
-    # Counts of the current run of one group kept in registers (households are stored by
-    # province: a count in memory incremented every household would chain each to the last).
-    current, count, total = group[0], 0, 0
-    for h in range(len(group)):
-        if group[h] != current:
-            households[current] += count
-            sums[current] += total
-            current, count, total = group[h], 0, 0
-        count += 1
-        total += weight[h]
-    households[current] += count
-    sums[current] += total
-    return households, sums
 
 
 @njit(cache=True)
