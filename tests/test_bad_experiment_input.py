@@ -188,6 +188,10 @@ CASES = {
         ["calibrate", "history", "--seeds", "0"],
         ["--seeds 0:", "at least 1"],
     ),
+    "calibrate_replicates": (
+        ["calibrate", "history", "--replicates", "0"],
+        ["--replicates 0:", "at least 1"],
+    ),
     "calibrate_duplicate_parameter": (
         ["calibrate", "baseline", "--params", "defection.base_hazard,defection.base_hazard"],
         ["--params:", "given more than once"],

@@ -4,6 +4,7 @@ households, and the patterns the reports describe emerge from the hazard."""
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import jangmadang as jm
@@ -173,3 +174,33 @@ def test_the_crackdown_cuts_the_hazard_at_once_then_tightens_and_raises_the_pric
     assert at_start == pytest.approx(p.crackdown_multiplier)
     assert later[0] == pytest.approx(at_start * np.exp(-5 * p.guard_tightening_per_year))
     assert later[1] == pytest.approx(p.trip_cost_usd / later[0]) and later[1] > 2 * before[1]
+
+
+def test_a_group_airlift_flies_out_those_longest_on_the_road_first():
+    sim = network_sim()
+    defection, scale = sim.defection, sim.pars.population.effective_scale
+    sim.pars.defection.airlift_persons = 400
+    sim.rng = defection.rng = np.random.default_rng(5)
+    transit = np.arange(60)
+    defection.registry["months"] = np.resize(defection.registry["months"], 60)
+    defection.registry["months"][transit] = np.arange(60)[::-1] % 7
+    flown = defection._airlifted(transit)
+    months = defection.registry["months"]
+    assert 0 < len(flown) <= 60 and len(flown) == pytest.approx(400 * scale, abs=8)
+    assert months[flown].min() >= np.delete(months, flown).max()
+
+
+def test_the_2004_airlift_raises_that_years_arrivals():
+    # The history's event flies 468 (full scale) out of those in transit in July 2004.
+    scenario = jm.load_scenario("history", {"defection.base_hazard": 2e-3})
+    events = [event for event in scenario.events if event.name != "airlift_2004"]
+    without = scenario.model_copy(update={"events": events})
+    runs = [
+        jm.Sim(s, population=50_000, start="2004-06", end="2004-08").run()
+        for s in (scenario, without)
+    ]
+    arrivals = [sim.series("arrivals_south_korea") for sim in runs]
+    transit = [sim.series("in_transit") for sim in runs]
+    june, july = pd.Timestamp("2004-06-01"), pd.Timestamp("2004-07-01")
+    assert arrivals[0][june] == arrivals[1][june]  # the same run until July
+    assert arrivals[0][july] > arrivals[1][july] and transit[0][july] < transit[1][july]

@@ -10,7 +10,7 @@ import pytest
 
 from jangmadang import evidence
 from jangmadang.experiments import member_results, member_seeds, run_ensemble
-from jangmadang.experiments.calibration import calibrate
+from jangmadang.experiments.calibration import CENTRING, calibrate, load_targets, loss
 from jangmadang.experiments.compare import compare
 from jangmadang.experiments.ensemble import (
     EnsembleExists,
@@ -27,6 +27,7 @@ from jangmadang.experiments.validation import (
     markdown,
     validate,
 )
+from jangmadang.modules.defection import load_arrivals
 from jangmadang.scenario import load_scenario, with_overrides
 from jangmadang.store import ResultsStore
 
@@ -186,6 +187,25 @@ def test_calibration_improves_on_a_misset_scenario(client, tmp_path):
     # The study is stored: running again adds trials to it.
     again = calibrate(misset, ["defection.base_hazard"], trials=2, **options)
     assert again.trials == result.trials + 2
+
+
+def test_a_trial_is_judged_on_its_seeds_mean_and_pulled_to_the_middle_of_the_band():
+    target = load_targets()[0]  # the yearly arrivals, 25% tolerance
+    observed = load_arrivals()
+
+    def run(factor):  # a run whose arrivals are the published ones times factor, at 1:1
+        dates = pd.date_range("2001-01-01", "2019-12-01", freq="MS")
+        return _member(
+            [(d, target.indicator, "all", "all", observed[d.year] / 12 * factor) for d in dates]
+        )
+
+    assert loss([target], [run(1.0)], 1.0) == pytest.approx(0)
+    inside = loss([target], [run(1.2)], 1.0)  # 20% above: inside the band, a small cost
+    assert inside == pytest.approx(CENTRING * 0.2**2)
+    outside = loss([target], [run(1.4)], 1.0)  # 15% beyond the band
+    assert outside == pytest.approx(0.15**2 + CENTRING * 0.4**2)
+    # Two seeds at 0.8 and 1.2 of the series: their mean is the series.
+    assert loss([target], [run(0.8), run(1.2)], 1.0) == pytest.approx(0)
 
 
 def test_every_pattern_names_a_known_source():

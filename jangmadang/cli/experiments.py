@@ -309,6 +309,13 @@ def calibrate(
             "scenario's value (1: the whole range)."
         ),
     ] = 1.0,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            help="Seeds each trial runs (the same for every trial); a trial is judged on "
+            "their mean."
+        ),
+    ] = 1,
     workers: Workers = None,
     scheduler: Scheduler = None,
     population: Population = None,
@@ -330,7 +337,9 @@ def calibrate(
         loaded, options = _resolved(scenario, population, seed, start, end)
         try:
             fitted = list(FITTED) if params is None else _split(params)
-            chosen = check_inputs(loaded, fitted, targets, trials, seeds, span)[0]["names"]
+            chosen = check_inputs(loaded, fitted, targets, trials, seeds, span, replicates)[0][
+                "names"
+            ]
         except TargetsError as exc:  # a file given on the command line is named as an option
             shown = "--targets " if targets is not None else ""
             raise ScenarioError(
@@ -346,6 +355,7 @@ def calibrate(
                 trials=trials,
                 seeds=seeds,
                 span=span,
+                replicates=replicates,
                 out=out,
                 workers=workers,
                 scheduler=scheduler,

@@ -75,6 +75,8 @@ class DefectionParams(ParameterModel):
     returnee_camp_share: float = Field(0.8, ge=0, le=1)
     returnee_camp_months: int = Field(12, ge=0, le=120)
     returnee_fine_usd: float = Field(50.0, ge=0)
+    # Full-scale persons flown from a third country as one group this month (an event's)
+    airlift_persons: int = Field(0, ge=0, le=10_000)
 
 
 class Defection(Module):
@@ -87,6 +89,7 @@ class Defection(Module):
         "defection.who_leaves": "Within a household, who leaves is drawn by how free each member is to move: traders far more than those tied to a workplace, officials hardly ever.",
         "defection.trip_payment": "Without relatives in the South the household pays part of the trip's cost to brokers up front; relatives in the South pay for those who have them.",
         "defection.transit": "In transit a defector is caught and sent back with a monthly hazard, higher when the border is closed; otherwise they reach South Korea after a few months on average.",
+        "defection.airlift": "In a month with a group airlift, that many of those in transit (at the run's scale, as many as there are), the longest on the road first, reach South Korea at once.",
         "defection.return_punished": "A defector caught in transit is sent back and punished: most are held in a labour camp for months; those who escape the camp are fined; families may buy their way out.",
         "defection.initial_stock": "Defectors who arrived before the first simulated month start settled in the South, and those who left in the last months before it start in transit, linked to households drawn by the same hazard weights; the brokers' network starts from them.",
     }
@@ -215,11 +218,9 @@ class Defection(Module):
         caught = transit[draw < capture]
         arrived = transit[(draw >= capture) & (draw < capture + (1 - capture) / p.transit_months)]
 
-        reg["stage"][arrived], reg["months"][arrived] = SETTLED, 0
-        reg["arrived"][arrived] = self.month_index
-        np.add.at(sim.households.relatives_abroad, reg["household"][arrived], 1)
-        np.add.at(self.arrivals_by, (reg["province"][arrived], reg["female"][arrived]), 1)
-        self.arrivals = len(arrived)
+        self._settle(arrived)
+        if p.airlift_persons:
+            self._settle(self._airlifted(np.setdiff1d(transit, np.union1d(arrived, caught))))
 
         reg["stage"][caught], reg["months"][caught] = RETURNED, 0
         persons = reg["person"][caught]
@@ -231,6 +232,23 @@ class Defection(Module):
         sim.population.assign_ordinary_job(np.sort(persons))  # home, then punished
         sim.enforcement.punish("returned_defector", persons, sentence)
         self.captured = len(caught)
+
+    def _settle(self, rows: np.ndarray) -> None:
+        """Registry rows that reach South Korea this month."""
+        reg = self.registry
+        reg["stage"][rows], reg["months"][rows] = SETTLED, 0
+        reg["arrived"][rows] = self.month_index
+        np.add.at(self.sim.households.relatives_abroad, reg["household"][rows], 1)
+        np.add.at(self.arrivals_by, (reg["province"][rows], reg["female"][rows]), 1)
+        self.arrivals += len(rows)
+
+    def _airlifted(self, transit: np.ndarray) -> np.ndarray:
+        """The rows still in transit that a group airlift flies out: ``airlift_persons`` at
+        the run's scale (a binomial draw), the longest on the road first (those who had got
+        as far as a third country), all of them if fewer are on the road."""
+        flown = int(self.rng.binomial(self.pars.airlift_persons, min(self._scale, 1.0)))
+        order = np.argsort(-self.registry["months"][transit], kind="stable")
+        return transit[order[:flown]]
 
     # -- registry ------------------------------------------------------------------------------
 
