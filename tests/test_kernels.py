@@ -20,6 +20,7 @@ from jangmadang.kernels import (
     indices_below,
     n_blocks,
     rank_weighted_sums,
+    sorted_floats,
     take,
     uniform32,
     uniform64,
@@ -509,6 +510,15 @@ def test_rank_weighted_sums_match_numpy(n):
     for cut in {0, n // 3, n}:  # two sorted parts merged as they are summed: the same bits
         merged = rank_weighted_sums(np.sort(values[:cut]), np.sort(values[cut:]))
         assert merged == (total, weighted)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 10_001])
+def test_sorted_floats_match_numpy(n):
+    rng = np.random.default_rng(8)
+    values = rng.gamma(1.0, 10.0, n).round(1) * rng.choice([-1.0, 1.0], n)  # with ties
+    values[: n // 10] = rng.choice([0.0, -0.0, np.inf, -np.inf, 5e-324, 1e300], n // 10)
+    np.testing.assert_array_equal(sorted_floats(values), np.sort(values))
+    np.testing.assert_array_equal(sorted_floats(np.full(n, 3.5)), np.full(n, 3.5))
 
 
 # -- the whole model on one thread and on two --------------------------------------------------
