@@ -31,6 +31,7 @@ from jangmadang.modules.food_kernels import buy_food
 from jangmadang.modules.patronage_kernels import set_capacity
 from jangmadang.modules.population import _kind_from_counts
 from jangmadang.modules.population_kernels import move_roles
+from jangmadang.results import group_sum
 from jangmadang.sim_kernels import economy_sums
 from jangmadang.state import ROLE_TO_KIND, Role
 
@@ -519,6 +520,28 @@ def test_sorted_floats_match_numpy(n):
     values[: n // 10] = rng.choice([0.0, -0.0, np.inf, -np.inf, 5e-324, 1e300], n // 10)
     np.testing.assert_array_equal(sorted_floats(values), np.sort(values))
     np.testing.assert_array_equal(sorted_floats(np.full(n, 3.5)), np.full(n, 3.5))
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_group_sum_matches_bincount(ordered):
+    rng = np.random.default_rng(9)
+    codes = rng.integers(0, 12, 50_000).astype(np.int8)
+    if ordered:
+        codes.sort()
+    for weights in (
+        None,
+        rng.random(50_000) < 0.3,
+        rng.integers(0, 7, 50_000).astype(np.uint8),
+        rng.integers(-300, 300, 50_000).astype(np.int16),
+        rng.random(50_000),
+    ):
+        want = np.bincount(codes, weights=weights, minlength=12)
+        got = group_sum(codes, 12, weights)
+        assert got.dtype == want.dtype
+        if weights is None or weights.dtype.kind != "f":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 # -- the whole model on one thread and on two --------------------------------------------------
