@@ -703,6 +703,33 @@ def test_persons_in_roles_match_flatnonzero():
         np.testing.assert_array_equal(persons_in_roles(role, first, last), want)
 
 
+def test_responsible_members_match_numpy():
+    from jangmadang.modules.enforcement_kernels import responsible_members
+    from jangmadang.state import IS_AWAY, AgeBand
+
+    rng = np.random.default_rng(14)
+    size = rng.integers(1, 8, 5_000).astype(np.int16)
+    first_person = (np.cumsum(size) - size).astype(np.int32)
+    role = rng.choice([0, 2, 3, 10, 11, 12], size.sum()).astype(np.int8)
+    age_band = rng.integers(0, 5, size.sum()).astype(np.int8)
+    households = np.sort(rng.choice(len(size), 2_000, replace=False))
+    # The NumPy formulation: one pass over the households per member rank.
+    first, n = first_person[households], size[households]
+    want = np.full(len(households), -1, dtype=np.int64)
+    for adults_only in (True, False):
+        for k in range(int(n.max())):
+            candidate = np.minimum(first + k, len(role) - 1)
+            ok = (want < 0) & (k < n) & ~IS_AWAY[role[candidate]]
+            if adults_only:
+                ok &= age_band[candidate] >= AgeBand.YOUNG
+            want[ok] = candidate[ok]
+    got = responsible_members(
+        households, first_person, size, role, age_band, IS_AWAY, int(AgeBand.YOUNG)
+    )
+    np.testing.assert_array_equal(got, want)
+    assert (want == -1).any() and (want >= 0).any()
+
+
 def test_remittance_sums_match_bincount():
     from jangmadang.modules.remittances_kernels import household_sums
 

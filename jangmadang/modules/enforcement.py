@@ -30,7 +30,7 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
-from jangmadang.modules.enforcement_kernels import persons_in_roles
+from jangmadang.modules.enforcement_kernels import persons_in_roles, responsible_members
 from jangmadang.results import group_sum
 from jangmadang.state import (
     CADRE_ROLES,
@@ -262,18 +262,15 @@ class Enforcement(Module):
         """The person who answers for a household's offence: its first adult at home, else its
         first member at home, else -1 (everyone is away: no one is punished)."""
         people, hh = self.sim.people, self.sim.households
-        households = np.asarray(households, dtype=np.int64)
-        first, size = hh.first_person[households], hh.size[households]
-        chosen = np.full(len(households), -1, dtype=np.int64)
-        for adults_only in (True, False):
-            for k in range(int(size.max(initial=0))):
-                candidate = np.minimum(first + k, people.n - 1)
-                role = people.role[candidate]
-                ok = (chosen < 0) & (k < size) & ~IS_AWAY[role]
-                if adults_only:
-                    ok &= people.age_band[candidate] >= AgeBand.YOUNG
-                chosen[ok] = candidate[ok]
-        return chosen
+        return responsible_members(
+            np.asarray(households, dtype=np.int64),
+            hh.first_person,
+            hh.size,
+            people.role,
+            people.age_band,
+            IS_AWAY,
+            int(AgeBand.YOUNG),
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 
