@@ -190,10 +190,12 @@ def _run_chunks(kernel, bounds: list[int], args: tuple) -> None:
         pool.submit(_take_chunks, kernel, chunks, args)
         for _ in range(min(numba.config.NUMBA_NUM_THREADS, len(chunks)) - 1)
     ]
-    _take_chunks(kernel, chunks, args)
-    for helper in helpers:
-        if not helper.cancel():
-            helper.result()
+    try:
+        _take_chunks(kernel, chunks, args)
+    finally:  # no helper still at work when this returns or raises
+        for helper in helpers:
+            if not helper.cancel():
+                helper.result()
 
 
 def _take_chunks(kernel, chunks: deque, args: tuple) -> None:
