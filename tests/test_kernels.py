@@ -20,6 +20,7 @@ from jangmadang.kernels import (
     indices_below,
     n_blocks,
     rank_weighted_sums,
+    sorted_floats,
     take,
     uniform32,
     uniform64,
@@ -30,6 +31,7 @@ from jangmadang.modules.food_kernels import buy_food
 from jangmadang.modules.patronage_kernels import set_capacity
 from jangmadang.modules.population import _kind_from_counts
 from jangmadang.modules.population_kernels import move_roles
+from jangmadang.results import group_sum
 from jangmadang.sim_kernels import economy_sums
 from jangmadang.state import ROLE_TO_KIND, Role
 
@@ -511,6 +513,37 @@ def test_rank_weighted_sums_match_numpy(n):
         assert merged == (total, weighted)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 10_001])
+def test_sorted_floats_match_numpy(n):
+    rng = np.random.default_rng(8)
+    values = rng.gamma(1.0, 10.0, n).round(1) * rng.choice([-1.0, 1.0], n)  # with ties
+    values[: n // 10] = rng.choice([0.0, -0.0, np.inf, -np.inf, 5e-324, 1e300], n // 10)
+    np.testing.assert_array_equal(sorted_floats(values), np.sort(values))
+    np.testing.assert_array_equal(sorted_floats(np.full(n, 3.5)), np.full(n, 3.5))
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_group_sum_matches_bincount(ordered):
+    rng = np.random.default_rng(9)
+    codes = rng.integers(0, 12, 50_000).astype(np.int8)
+    if ordered:
+        codes.sort()
+    for weights in (
+        None,
+        rng.random(50_000) < 0.3,
+        rng.integers(0, 7, 50_000).astype(np.uint8),
+        rng.integers(-300, 300, 50_000).astype(np.int16),
+        rng.random(50_000),
+    ):
+        want = np.bincount(codes, weights=weights, minlength=12)
+        got = group_sum(codes, 12, weights)
+        assert got.dtype == want.dtype
+        if weights is None or weights.dtype.kind != "f":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 # -- the whole model on one thread and on two --------------------------------------------------
 
 RUN = """
@@ -668,6 +701,33 @@ def test_persons_in_roles_match_flatnonzero():
     for first, last in ((5, 7), (8, 8), (0, 0), (12, 12), (0, 12)):
         want = np.flatnonzero((role >= first) & (role <= last))
         np.testing.assert_array_equal(persons_in_roles(role, first, last), want)
+
+
+def test_responsible_members_match_numpy():
+    from jangmadang.modules.enforcement_kernels import responsible_members
+    from jangmadang.state import IS_AWAY, AgeBand
+
+    rng = np.random.default_rng(14)
+    size = rng.integers(1, 8, 5_000).astype(np.int16)
+    first_person = (np.cumsum(size) - size).astype(np.int32)
+    role = rng.choice([0, 2, 3, 10, 11, 12], size.sum()).astype(np.int8)
+    age_band = rng.integers(0, 5, size.sum()).astype(np.int8)
+    households = np.sort(rng.choice(len(size), 2_000, replace=False))
+    # The NumPy formulation: one pass over the households per member rank.
+    first, n = first_person[households], size[households]
+    want = np.full(len(households), -1, dtype=np.int64)
+    for adults_only in (True, False):
+        for k in range(int(n.max())):
+            candidate = np.minimum(first + k, len(role) - 1)
+            ok = (want < 0) & (k < n) & ~IS_AWAY[role[candidate]]
+            if adults_only:
+                ok &= age_band[candidate] >= AgeBand.YOUNG
+            want[ok] = candidate[ok]
+    got = responsible_members(
+        households, first_person, size, role, age_band, IS_AWAY, int(AgeBand.YOUNG)
+    )
+    np.testing.assert_array_equal(got, want)
+    assert (want == -1).any() and (want >= 0).any()
 
 
 def test_remittance_sums_match_bincount():

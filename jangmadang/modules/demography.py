@@ -56,8 +56,8 @@ from jangmadang.modules.demography_kernels import (
 )
 from jangmadang.state import (
     AGE_BAND_STARTS,
-    AWAY_ROLES,
-    NOT_HERE,
+    IS_AWAY,
+    IS_NOT_HERE,
     AgeBand,
     Renumbering,
     Role,
@@ -405,7 +405,7 @@ class Demography(Module):
         sim = self.sim
         people, hh = sim.people, sim.households
         role = people.role[due]
-        here = ~np.isin(role, NOT_HERE)
+        here = ~IS_NOT_HERE[role]
         age = np.minimum((self.month_index - people.birth_month[due]) // 12, OLDEST)
         sex = people.female[due].astype(np.int64)
         secure, hungry = self._hunger_factors()
@@ -428,7 +428,7 @@ class Demography(Module):
         sim = self.sim
         people = sim.people
         age = np.minimum((self.month_index - people.birth_month[due]) // 12, OLDEST)
-        able = people.married[due] & ~np.isin(people.role[due], AWAY_ROLES)
+        able = people.married[due] & ~IS_AWAY[people.role[due]]
         bound = self.birth_bound[age]
         chance = np.divide(
             self.birth_probability[age], bound, out=np.zeros(len(due)), where=bound > 0
@@ -496,7 +496,7 @@ class Demography(Module):
     def _unmarried_adults(self) -> int:
         """Unmarried persons of marriageable age at home, counted before this round."""
         people = self.sim.people
-        at_home = ~np.isin(people.role, AWAY_ROLES)
+        at_home = ~IS_AWAY[people.role]
         adult = people.age_band >= AgeBand.YOUNG
         return int(np.count_nonzero(at_home & adult & ~people.married))
 
@@ -702,7 +702,7 @@ class Demography(Module):
         trades = self.rng.random(len(working)) < sim.pars.population.married_women_trader_share
         population.set_role(working[trades], Role.TRADER)
         population.set_role(working[~trades], Role.DEPENDANT)
-        changing = np.flatnonzero(codes)
+        changing = np.flatnonzero(codes != 0)  # nonzero of a bool array: 6x as fast
         code = codes[changing]
         del codes
         population.set_role(changing[code == RETIRES], Role.DEPENDANT)

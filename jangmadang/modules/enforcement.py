@@ -30,16 +30,17 @@ from pydantic import Field
 
 from jangmadang.ledger import HOUSEHOLDS, within_means
 from jangmadang.module import Module, ParameterModel
-from jangmadang.modules.enforcement_kernels import persons_in_roles
+from jangmadang.modules.enforcement_kernels import persons_in_roles, responsible_members
 from jangmadang.results import group_sum
 from jangmadang.state import (
-    AWAY_ROLES,
     CADRE_ROLES,
+    IS_AWAY,
     AgeBand,
     Renumbering,
     Role,
     draw_within_groups,
     label,
+    role_mask,
 )
 
 # Outcomes of a punished case, from lightest to heaviest; results are counted by these names.
@@ -48,6 +49,7 @@ OUTCOMES = ("bribe", "fine", "dismissal", "exile", "labour_camp")
 
 # Posts a dismissal takes away.
 POSTS = (*CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
+_IS_POST = role_mask(POSTS)
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ class Enforcement(Module):
             np.array([sentence.camp, sentence.exile, sentence.dismissal]) * p.harshness, 0, 1
         )
         draw = rng.random(len(persons))
-        has_post = np.isin(role, POSTS)
+        has_post = _IS_POST[role]
         outcome = np.full(len(persons), FINE, dtype=np.int8)
         outcome[has_post & (draw < heavy[:3].sum())] = DISMISSAL
         outcome[draw < heavy[:2].sum()] = EXILE
@@ -245,7 +247,7 @@ class Enforcement(Module):
         )
         population.exile(household[outcome == EXILE])
         dismissed = persons[(outcome >= DISMISSAL) & (outcome != LABOUR_CAMP) & has_post]
-        dismissed = dismissed[np.isin(people.role[dismissed], POSTS)]  # exile took some posts
+        dismissed = dismissed[_IS_POST[people.role[dismissed]]]  # exile took some posts
         population.assign_ordinary_job(np.sort(dismissed))
 
         self._punished.append(household)
@@ -260,18 +262,15 @@ class Enforcement(Module):
         """The person who answers for a household's offence: its first adult at home, else its
         first member at home, else -1 (everyone is away: no one is punished)."""
         people, hh = self.sim.people, self.sim.households
-        households = np.asarray(households, dtype=np.int64)
-        first, size = hh.first_person[households], hh.size[households]
-        chosen = np.full(len(households), -1, dtype=np.int64)
-        for adults_only in (True, False):
-            for k in range(int(size.max(initial=0))):
-                candidate = np.minimum(first + k, people.n - 1)
-                role = people.role[candidate]
-                ok = (chosen < 0) & (k < size) & ~np.isin(role, AWAY_ROLES)
-                if adults_only:
-                    ok &= people.age_band[candidate] >= AgeBand.YOUNG
-                chosen[ok] = candidate[ok]
-        return chosen
+        return responsible_members(
+            np.asarray(households, dtype=np.int64),
+            hh.first_person,
+            hh.size,
+            people.role,
+            people.age_band,
+            IS_AWAY,
+            int(AgeBand.YOUNG),
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Compiled kernels of the enforcement module: the holders of a few roles among all persons
-(the agents of the month; officials and cadres for the patronage module).
+(the agents of the month; officials and cadres for the patronage module), and the member who
+answers for each household's offence.
 
 They run on one thread; their results are integers, so the order of the work does not
 matter. Their NumPy formulations are in ``tests/test_kernels.py``, which checks the two agree.
@@ -27,3 +28,21 @@ def persons_in_roles(role, first, last):
             out[k] = i
             k += 1
     return out
+
+
+@njit(cache=True)
+def responsible_members(households, first_person, size, role, age_band, away, adult):
+    """For each household, its first member at home (``away[role]`` False) of age band
+    ``adult`` or older, else its first member at home, else -1: the same as a NumPy pass per
+    member rank over all the households (which took about 0.2 ms a call at 1,000,000 persons)."""
+    chosen = np.full(len(households), -1, dtype=np.int64)
+    for j in range(len(households)):
+        h = households[j]
+        for adults_only in (True, False):
+            for i in range(first_person[h], first_person[h] + size[h]):
+                if not away[role[i]] and (not adults_only or age_band[i] >= adult):
+                    chosen[j] = i
+                    break
+            if chosen[j] >= 0:
+                break
+    return chosen

@@ -29,8 +29,9 @@ from pydantic import Field, model_validator
 from jangmadang.ledger import HOUSEHOLDS, IncomeSource, within_means
 from jangmadang.module import Module, ParameterModel
 from jangmadang.modules.enforcement import Sentence
-from jangmadang.state import CADRE_ROLES, Role, draw_within_groups
+from jangmadang.state import CADRE_ROLES, Role, draw_within_groups, role_mask
 
+_IS_CADRE = role_mask(CADRE_ROLES)
 ITEMS = ("led_tv", "refrigerator", "washing_machine", "cosmetics", "clothing")
 USED, STORED, GIVEN, SOLD = range(4)
 CHOICES = ("used", "stored", "given", "sold")
@@ -105,7 +106,7 @@ class Gifts(Module):
         sim, p, rng = self.sim, self.pars, self.rng
         expected = p.recipients * sim.pars.population.effective_scale
         n = int(expected) + int(rng.random() < expected - int(expected))
-        cadres = np.flatnonzero(np.isin(sim.people.role, CADRE_ROLES))
+        cadres = np.flatnonzero(_IS_CADRE[sim.people.role])
         return np.sort(rng.choice(cadres, size=min(n, len(cadres)), replace=False))
 
     def _choose(self, recipients: np.ndarray) -> None:

@@ -45,8 +45,8 @@ from jangmadang.modules import loyalty_kernels as kernels
 from jangmadang.modules.demography import MARRIAGE_AGE
 from jangmadang.results import group_mean
 from jangmadang.state import (
-    AWAY_ROLES,
     CADRE_ROLES,
+    IS_AWAY,
     AgeBand,
     HouseholdKind,
     Renumbering,
@@ -350,7 +350,7 @@ class Loyalty(Module):
         single = np.flatnonzero(
             (people.age_band == AgeBand.YOUNG)
             & ~people.married
-            & ~np.isin(people.role, AWAY_ROLES)
+            & ~IS_AWAY[people.role]
             & (self.month_index - people.birth_month >= 12 * MARRIAGE_AGE)
         )
         self.eligible = np.bincount(

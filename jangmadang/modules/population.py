@@ -20,6 +20,7 @@ from jangmadang.modules.population_kernels import move_roles
 from jangmadang.results import group_sum
 from jangmadang.state import (
     CADRE_ROLES,
+    IS_NOT_HERE,
     NOT_HERE,
     ROLE_TO_KIND,
     AgeBand,
@@ -29,6 +30,7 @@ from jangmadang.state import (
     Role,
     age_bands,
     label,
+    role_mask,
     sorted_distinct,
 )
 from jangmadang.timeline import month_index
@@ -37,9 +39,10 @@ from jangmadang.timeline import month_index
 TOWN_POSTS = (Role.WORKER, *CADRE_ROLES, Role.MSS_AGENT, Role.INMINBAN_HEAD)
 # Roles of those who may take over a business or an inminban head's duty.
 HEIR_ROLES = (Role.DEPENDANT, Role.WORKER, Role.FARMER, Role.TRADER)
+_IS_TOWN_POST, _IS_HEIR = role_mask(TOWN_POSTS), role_mask(HEIR_ROLES)
 
 
-_IS_HERE = np.isin(np.arange(len(Role)), NOT_HERE, invert=True)  # by role: in the country
+_IS_HERE = ~IS_NOT_HERE  # by role: in the country
 
 
 class PopulationParams(ParameterModel):
@@ -347,7 +350,7 @@ class Population(Module):
         last = month_index(self.sim.scenario.end)
         self.first_birth_month = int(people.birth_month.min(initial=last))
         self.cohorts = np.zeros((2, last - self.first_birth_month + 1), dtype=np.int64)
-        here = ~np.isin(people.role, NOT_HERE)
+        here = _IS_HERE[people.role]
         self.add_to_cohorts(people.female[here], people.birth_month[here])
 
     def add_to_cohorts(self, female: np.ndarray, birth_month: np.ndarray, sign: int = 1) -> None:
@@ -397,7 +400,7 @@ class Population(Module):
             lo[has_rural] + households[has_rural] % count[has_rural]
         )
         persons = self.members(households)
-        posted = np.isin(people.role[persons], TOWN_POSTS)
+        posted = _IS_TOWN_POST[people.role[persons]]
         self.set_role(persons[posted], Role.FARMER)
         self.rural = np.flatnonzero(~hh.urban)
         self.moves += len(households)
@@ -422,7 +425,7 @@ class Population(Module):
         for k in range(int(hh.size[households].max(initial=0))):
             candidate = np.minimum(hh.first_person[households] + k, people.n - 1)
             ok = (heirs < 0) & (k < hh.size[households])
-            ok &= np.isin(people.role[candidate], HEIR_ROLES)
+            ok &= _IS_HEIR[people.role[candidate]]
             ok &= people.age_band[candidate] >= AgeBand.YOUNG
             heirs[ok] = candidate[ok]
         self.set_role(heirs[heirs >= 0], Role.DONJU)
@@ -485,8 +488,7 @@ class Population(Module):
             return
         candidates = self.members(households)
         candidates = candidates[
-            np.isin(people.role[candidates], HEIR_ROLES)
-            & (people.age_band[candidates] >= AgeBand.YOUNG)
+            _IS_HEIR[people.role[candidates]] & (people.age_band[candidates] >= AgeBand.YOUNG)
         ]
         units = hh.inminban[people.household[candidates]]
         order = np.lexsort((rng.random(len(candidates)), units))
