@@ -64,6 +64,18 @@ def test_labour_camp_holds_people_away_then_returns_them_to_a_job():
     assert (sim.population.present()[sim.people.household[persons]] >= present_before).all()
 
 
+def test_an_inmate_who_dies_leaves_the_camp_that_month():
+    sim = fresh_sim(bribe_acceptance=0.0)
+    persons = adults_in(sim, [Role.TRADER], 10)
+    sim.enforcement.punish("test_offence", persons, Sentence(fine_usd=10, camp=1.0, camp_months=6))
+    sim.population.set_role(persons[:3], Role.DECEASED)  # as demography does, before enforcement
+    sim.enforcement.step()
+    assert not np.isin(persons[:3], sim.enforcement.camp_person).any()
+    assert np.isin(persons[3:], sim.enforcement.camp_person).all()
+    detained = np.flatnonzero(sim.people.role == Role.DETAINED)
+    assert np.array_equal(np.sort(sim.enforcement.camp_person), detained)
+
+
 def test_exile_moves_households_to_the_countryside():
     sim = fresh_sim(bribe_acceptance=0.0)
     hh, people = sim.households, sim.people

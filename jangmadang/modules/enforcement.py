@@ -125,11 +125,15 @@ class Enforcement(Module):
     def step(self) -> None:
         self._reset_counts()
         self._forget_month()
+        people = self.sim.people
+        # An inmate who died this month (demography runs first) leaves the camp's list now,
+        # not at the yearly rebuild, so the camp holds the living only.
+        alive = people.role[self.camp_person] != Role.DECEASED
         done = self.camp_release <= self.month_index
-        if done.any():
-            people = self.sim.people
-            released = self.camp_person[done]
-            self.camp_person, self.camp_release = self.camp_person[~done], self.camp_release[~done]
+        released = self.camp_person[done & alive]
+        keep = alive & ~done
+        self.camp_person, self.camp_release = self.camp_person[keep], self.camp_release[keep]
+        if len(released):
             still_held = released[people.role[released] == Role.DETAINED]
             self.sim.population.assign_ordinary_job(np.sort(still_held))
 
