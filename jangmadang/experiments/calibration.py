@@ -6,10 +6,10 @@ error beyond its tolerance, plus a small share of the squared error itself (``CE
 the fit sits inside the band rather than at its edge, where other seeds would put it outside.
 A trial runs one seed or several (``replicates``, the same seeds for every trial) and is judged
 on the seeds' mean, as the fit report judges the result. Parameters vary within their
-plausible ranges from the evidence ledger. Optuna's TPE sampler proposes trials a batch at a time, each batch runs as Dask tasks,
-and every trial is kept in an SQLite study in the output folder, so an interrupted calibration
-resumes where it stopped. The scenario's own values are always the first trial, so the fit
-report shows how far the calibration moved from them.
+plausible ranges from the evidence ledger. Optuna's TPE sampler proposes trials a batch at a
+time, each batch runs as Dask tasks, and every trial is kept in an SQLite study in the output
+folder, so an interrupted calibration resumes where it stopped. The scenario's own values are
+always the first trial, so the fit report shows how far the calibration moved from them.
 
 A study is named by everything that defines it (the scenario's hash, which covers its
 population, months and seed; the parameters and the targets), so a calibration with other
@@ -377,6 +377,7 @@ def calibrate(
         targets=[t.model_dump(mode="json") for t in target_list],
         sampler="TPE",
         span=span,
+        # named only when above 1, so a one-seed study keeps the name it had before the option
         **({"replicates": replicates} if replicates > 1 else {}),
     )
     folder = Path(out) / "calibration" / name

@@ -215,12 +215,13 @@ class Defection(Module):
         transit = np.flatnonzero(reg["stage"] == TRANSIT)
         capture = p.capture_hazard * (p.capture_multiplier_closed if closed else 1.0)
         draw = self.rng.random(len(transit))
+        off_road = draw < capture + (1 - capture) / p.transit_months  # caught or arrived
         caught = transit[draw < capture]
-        arrived = transit[(draw >= capture) & (draw < capture + (1 - capture) / p.transit_months)]
+        arrived = transit[(draw >= capture) & off_road]
 
         self._settle(arrived)
         if p.airlift_persons:
-            self._settle(self._airlifted(np.setdiff1d(transit, np.union1d(arrived, caught))))
+            self._settle(self._airlifted(transit[~off_road]))
 
         reg["stage"][caught], reg["months"][caught] = RETURNED, 0
         persons = reg["person"][caught]

@@ -233,7 +233,7 @@ class OfficialEconomy(Module):
 
         Read from the per-household role counts, so no pass over persons is needed. Roles
         paid the same wage are counted together before multiplying (one compiled pass over
-        households, ``official_economy_kernels.household_wages``).
+        households, ``official_economy_kernels.sum_wages``).
         """
         wage = self.wage_by_role()
         values = np.unique(wage[wage != 0])
